@@ -1,0 +1,120 @@
+"""GNNCostModel's MetaSchedule contract on real, measured candidates."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import kendalltau
+from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+from tvm_gnn_cost import CheckpointError, GNNCostModel, TrainConfig
+from tvm_gnn_cost.checkpoint import FORMAT_VERSION
+
+
+def pairwise_accuracy(scores: np.ndarray, seconds: np.ndarray) -> float:
+    """Fraction of pairs with different times whose scores order them right (faster = higher)."""
+    i, j = np.triu_indices(len(seconds), k=1)
+    keep = seconds[i] != seconds[j]
+    return float(np.mean((scores[i] > scores[j])[keep] == (seconds[i] < seconds[j])[keep]))
+
+
+@pytest.fixture(scope="module")
+def trained(measured_gemm):
+    """A model updated on the first 64 measured candidates; the last 32 are held out."""
+    context, candidates, results, _ = measured_gemm
+    model = GNNCostModel(seed=0)
+    model.update(context, candidates[:32], results[:32])
+    model.update(context, candidates[32:64], results[32:64])
+    return model
+
+
+def test_predict_contract_before_training(measured_gemm):
+    context, candidates, _, _ = measured_gemm
+    model = GNNCostModel(seed=3)
+    scores = model.predict(context, candidates[:10])
+    assert scores.dtype == np.float64 and scores.shape == (10,)
+    assert np.all((scores >= 0) & (scores < 1))  # documented warm-up: uniform random scores
+    np.testing.assert_array_equal(GNNCostModel(seed=3).predict(context, candidates[:10]), scores)
+
+
+def test_update_then_predict_ranks_held_out_candidates(trained, measured_gemm):
+    context, candidates, _, seconds = measured_gemm
+    scores = trained.predict(context, candidates[64:])
+    assert scores.dtype == np.float64 and scores.shape == (32,) and np.all(np.isfinite(scores))
+    ok = np.isfinite(seconds[64:])
+    accuracy = pairwise_accuracy(scores[ok], seconds[64:][ok])
+    tau = kendalltau(scores[ok], -seconds[64:][ok]).statistic
+    assert accuracy > 0.6, accuracy  # chance is 0.5; higher score must mean faster
+    assert tau > 0.2, tau
+
+
+def test_latency_head_predicts_the_right_magnitude(trained, measured_gemm):
+    context, candidates, _, seconds = measured_gemm
+    _, log_seconds = trained.predict_graphs(trained.graphs(context, candidates[64:]))
+    ok = np.isfinite(seconds[64:])
+    error = np.abs(log_seconds[ok] - np.log(seconds[64:][ok]))
+    assert np.median(error) < np.log(3.0)  # median within 3x of the measured time
+
+
+def test_failed_results_never_become_latencies(measured_gemm):
+    context, candidates, results, _ = measured_gemm
+    failed = [RunnerResult(None, "build failed"), RunnerResult([], None), RunnerResult([float("nan")], None)]
+    model = GNNCostModel(seed=0, train_config=TrainConfig(min_samples=2))
+    model.update(context, candidates[:3], failed)
+    assert [s.seconds for s in model.buffer.samples] == [None, None, None]
+    assert not model.trained  # nothing measured, nothing learned
+    model.update(context, candidates[3:6], results[3:6])
+    throughput, log_latency, _ = model.buffer.targets(list(model.buffer.samples))
+    assert np.all(throughput[:3] == 0) and np.all(np.isnan(log_latency[:3]))
+    assert np.all(throughput[3:] > 0) and throughput.max() == 1.0
+
+
+def test_save_load_round_trip_gives_identical_predictions(trained, measured_gemm, tmp_path):
+    context, candidates, _, _ = measured_gemm
+    path = tmp_path / "model.pt"
+    trained.save(str(path))
+    restored = GNNCostModel(seed=99)
+    restored.load(str(path))
+    np.testing.assert_array_equal(restored.predict(context, candidates), trained.predict(context, candidates))
+
+
+def test_load_rejects_other_versions_architectures_and_pickles(trained, tmp_path):
+    path = tmp_path / "model.pt"
+    trained.save(str(path))
+    payload = torch.load(path, weights_only=True)
+
+    torch.save({**payload, "format_version": FORMAT_VERSION + 1}, tmp_path / "v.pt")
+    with pytest.raises(CheckpointError, match="format version"):
+        GNNCostModel().load(str(tmp_path / "v.pt"))
+
+    torch.save({**payload, "architecture": "SomethingElse"}, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="architecture"):
+        GNNCostModel().load(str(tmp_path / "a.pt"))
+
+    torch.save({**payload, "model_config": {**payload["model_config"], "hidden": 32}}, tmp_path / "h.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        GNNCostModel().load(str(tmp_path / "h.pt"))
+
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump(_Payload(str(marker)), f)
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        GNNCostModel().load(str(tmp_path / "evil.pt"))
+    assert not marker.exists()
+
+    (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cut.pt"):
+        GNNCostModel().load(str(tmp_path / "cut.pt"))
+
+
+class _Payload:
+    """A pickle that would create a file if it were ever unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))

@@ -1,0 +1,94 @@
+"""Stage graphs of real candidates: nodes, edges and the store-row mapping match the TIR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tvm_gnn_cost.graph import (
+    EDGE_FEATURES,
+    NODE_FEATURES,
+    STORE_NUM_LOOPS,
+    STORE_OUTER_PROD,
+    STRUCTURE_FEATURES,
+    EdgeType,
+    extract_stage_graphs,
+)
+from tvm_gnn_cost.measure import sample_candidates
+
+WORKLOADS = ["gemm-256", "conv2d-14x14x64", "conv2d-bias-relu-14x14x64"]
+
+
+def tir_blocks(sch):
+    """The schedule's leaf blocks, as TVM's schedule API lists them."""
+    return [sch.get(rv) for rv in sch.get_child_blocks(sch.get_sblock("root"))]
+
+
+def dataflow_pairs(blocks):
+    """(producer, consumer) name pairs from block read/write regions."""
+    pairs = set()
+    for p in blocks:
+        for c in blocks:
+            if p is not c and {w.source.name for w in p.writes} & {r.source.name for r in c.reads}:
+                pairs.add((p.name_hint, c.name_hint))
+    return pairs
+
+
+@pytest.fixture(scope="module", params=WORKLOADS)
+def task_graphs(request, make_context):
+    context = make_context(request.param)
+    candidates = sample_candidates(context, 40, seed=11)
+    return context, candidates, extract_stage_graphs(context, candidates)
+
+
+def test_nodes_and_dataflow_edges_match_tir(task_graphs):
+    _, candidates, graphs = task_graphs
+    for cand, graph in zip(candidates, graphs):
+        blocks = tir_blocks(cand.sch)
+        assert sorted(graph.block_names) == sorted(b.name_hint for b in blocks)
+        assert graph.x.shape == (len(blocks), NODE_FEATURES)
+        assert graph.edge_attr.shape == (graph.num_edges, EDGE_FEATURES)
+        expected = dataflow_pairs(blocks)
+        assert set(graph.edges_of(EdgeType.DATAFLOW)) == expected
+        assert set(graph.edges_of(EdgeType.DATAFLOW_REVERSE)) == {(c, p) for p, c in expected}
+        typed = {(s, t, k) for (s, t), k in zip(graph.edge_index.T.tolist(), graph.edge_attr[:, :4].argmax(1))}
+        assert len(typed) == graph.num_edges, "duplicate edges"
+
+
+def test_store_rows_map_to_the_blocks_they_describe(task_graphs):
+    """PerStoreFeature's own loop-nest features (group 5) equal the structure computed for the block."""
+    _, _, graphs = task_graphs
+    prod = NODE_FEATURES - len(STRUCTURE_FEATURES) + STRUCTURE_FEATURES.index("loop_extent_prod")
+    nonunit = NODE_FEATURES - len(STRUCTURE_FEATURES) + STRUCTURE_FEATURES.index("nonunit_loops")
+    has_row = NODE_FEATURES - len(STRUCTURE_FEATURES) - 1
+    for graph in graphs:
+        rows = graph.x[graph.x[:, has_row] > 0]
+        assert len(rows) >= 1
+        np.testing.assert_allclose(rows[:, STORE_OUTER_PROD], rows[:, prod], atol=1e-4)
+        np.testing.assert_allclose(rows[:, STORE_NUM_LOOPS], rows[:, nonunit], atol=1e-4)
+        # reduction init blocks store constants: PerStoreFeature gives them no row
+        for name, flag in zip(graph.block_names, graph.x[:, has_row]):
+            assert flag == (0.0 if name.endswith("_init") else 1.0), name
+
+
+def test_gemm_with_cache_write_has_the_expected_graph(make_context):
+    context = make_context("gemm-256")
+    candidates = sample_candidates(context, 40, seed=3)
+    graphs = extract_stage_graphs(context, candidates)
+    graph = next(g for g in graphs if g.block_names == ("C_init", "C_update", "C_global"))
+    assert set(graph.edges_of(EdgeType.DATAFLOW)) == {
+        ("C_init", "C_update"), ("C_init", "C_global"), ("C_update", "C_global")
+    }
+    assert set(graph.edges_of(EdgeType.SAME_BUFFER)) == {("C_init", "C_update"), ("C_update", "C_init")}
+    # the cache-write stage is computed at a loop of the update: they share that loop
+    assert ("C_update", "C_global") in set(graph.edges_of(EdgeType.LOOP_SHARED))
+
+
+def test_fused_conv2d_bias_relu_is_one_graph_with_an_epilogue(make_context):
+    context = make_context("conv2d-bias-relu-14x14x64")
+    graphs = extract_stage_graphs(context, sample_candidates(context, 20, seed=5))
+    for graph in graphs:
+        assert "conv2d_nhwc_update" in graph.block_names
+        # bias add is inlined into the relu: one epilogue stage that consumes the conv output
+        assert "T_add" not in graph.block_names
+        assert ("conv2d_nhwc_update", "compute") in set(graph.edges_of(EdgeType.DATAFLOW))

@@ -1,0 +1,41 @@
+"""tvm_gnn_cost: a graph-neural-network cost model for TVM MetaSchedule.
+
+Public API (imported lazily, so builder workers that only need :func:`build_module` stay fast)::
+
+    from tvm_gnn_cost import GNNCostModel, host_target, make_builder, make_runner
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "GNNCostModel": "cost_model",
+    "GNNConfig": "model",
+    "StageGNN": "model",
+    "TrainConfig": "training",
+    "CheckpointError": "checkpoint",
+    "StageGraph": "graph",
+    "extract_stage_graphs": "graph",
+    "host_target": "measure",
+    "build_module": "measure",
+    "make_builder": "measure",
+    "make_runner": "measure",
+    "sample_candidates": "measure",
+    "measure_candidates": "measure",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

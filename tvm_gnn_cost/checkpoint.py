@@ -1,0 +1,88 @@
+"""Checkpoint files: a dict of plain values and tensors, loaded with ``weights_only=True``.
+
+A checkpoint says how to rebuild itself (``format_version``, ``architecture``, the model and
+training configs) and holds the weights and optimizer state as ``state_dict``\\ s. Loading
+never unpickles code; a file of another format version or architecture is refused with an
+error naming the file. Saving writes a temporary file and renames it, so an interrupted
+save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import tvm_ffi
+
+from .model import ARCHITECTURE, GNNConfig
+from .training import TrainConfig
+
+#: Bumped whenever the checkpoint layout or the node/edge feature layout changes.
+FORMAT_VERSION = 1
+
+
+@tvm_ffi.register_error
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used by this version of tvm_gnn_cost.
+
+    Registered with tvm_ffi so it keeps its type when raised through ``CostModel.load``.
+    """
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Atomically write ``state`` (plus format version and architecture) to ``path``."""
+    path = Path(path)
+    payload = {"format_version": FORMAT_VERSION, "architecture": ARCHITECTURE, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a checkpoint; raises :class:`CheckpointError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling refusals, truncation, non-torch files
+        raise CheckpointError(f"{path}: not a readable tvm_gnn_cost checkpoint ({err})") from err
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: not a tvm_gnn_cost checkpoint (top level is {type(payload).__name__})")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}, this tvm_gnn_cost reads version {FORMAT_VERSION}; "
+            "retrain or use the tvm_gnn_cost release that wrote it"
+        )
+    if payload.get("architecture") != ARCHITECTURE:
+        raise CheckpointError(f"{path}: architecture {payload.get('architecture')!r}, expected {ARCHITECTURE!r}")
+    for key in ("model_config", "train_config", "state_dict"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    return payload
+
+
+def config_from_dict(cls: type, values: dict[str, Any], path: str | os.PathLike) -> Any:
+    """Rebuild a config dataclass, refusing unknown fields (a file from another architecture)."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise CheckpointError(f"{path}: unknown {cls.__name__} fields {sorted(unknown)}")
+    return cls(**values)
+
+
+def configs_to_dict(model_config: GNNConfig, train_config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """Configs as plain dicts for a checkpoint."""
+    return {"model_config": asdict(model_config), "train_config": asdict(train_config)}

@@ -1,0 +1,164 @@
+"""``GNNCostModel``: the stage-graph GNN as a MetaSchedule ``PyCostModel``.
+
+A thin adapter: candidates become :class:`~tvm_gnn_cost.graph.StageGraph`\\ s, measurements
+become :class:`~tvm_gnn_cost.data.Sample`\\ s in a bounded replay buffer, and the plain
+functions in :mod:`~tvm_gnn_cost.training` do the learning.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.cost_model import PyCostModel
+from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+from tvm.s_tir.meta_schedule.utils import shash2hex
+
+from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load_checkpoint, save_checkpoint
+from .data import ReplayBuffer, Sample, mean_seconds
+from .graph import NODE_FEATURES, StageGraph, extract_stage_graphs
+from .model import GNNConfig, StageGNN
+from .training import TrainConfig, fit, predict_graphs
+
+if TYPE_CHECKING:
+    from tvm.s_tir.meta_schedule import MeasureCandidate, TuneContext
+    from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+logger = logging.getLogger(__name__)
+
+
+@derived_object
+class GNNCostModel(PyCostModel):
+    """Rank MetaSchedule candidates with a GNN over their stage graphs.
+
+    Use it wherever MetaSchedule takes a cost model::
+
+        ms.tune_tir(mod, target, work_dir, max_trials_global=256, cost_model=GNNCostModel())
+
+    ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. Until the
+    model has trained once (``TrainConfig.min_samples`` valid measurements), ``predict``
+    returns uniform random scores from the model's seeded generator, exactly as
+    ``XGBModel`` does during its warm-up, so the first round is a random search.
+
+    Args:
+        config: the network's architecture.
+        train_config: the online training schedule.
+        seed: seeds weight initialisation, batch order and the warm-up scores.
+    """
+
+    def __init__(
+        self, *, config: GNNConfig = GNNConfig(), train_config: TrainConfig = TrainConfig(), seed: int = 0
+    ) -> None:
+        super().__init__()
+        self._build(config, train_config, seed)
+
+    def _build(self, config: GNNConfig, train_config: TrainConfig, seed: int) -> None:
+        """(Re)create network, optimizer, buffer and generators from configs and a seed."""
+        if config.node_features != NODE_FEATURES:
+            raise ValueError(f"config.node_features={config.node_features}, graphs have {NODE_FEATURES}")
+        self.config = config
+        self.train_config = train_config
+        self.seed = seed
+        torch.manual_seed(seed)
+        self.network = StageGNN(config)
+        self.network.eval()
+        self.optimizer = torch.optim.AdamW(
+            self.network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+        )
+        self.buffer = ReplayBuffer(train_config.replay_capacity)
+        self.rng = np.random.default_rng(seed)
+        self.trained = False
+        self.num_updates = 0
+        self._extractor = PerStoreFeature()
+
+    # ---- PyCostModel interface -------------------------------------------------------
+
+    def load(self, path: str) -> None:
+        """Load weights, configs and optimizer state written by :meth:`save`."""
+        payload = load_checkpoint(path)
+        config = config_from_dict(GNNConfig, payload["model_config"], path)
+        if config.node_features != NODE_FEATURES:
+            raise CheckpointError(
+                f"{path}: model expects {config.node_features} node features, this version builds {NODE_FEATURES}"
+            )
+        train_config = config_from_dict(TrainConfig, payload["train_config"], path)
+        self._build(config, train_config, int(payload.get("seed", 0)))
+        try:
+            self.network.load_state_dict(payload["state_dict"])
+            if "optimizer" in payload:
+                self.optimizer.load_state_dict(payload["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{path}: weights do not fit the stored architecture ({err})") from err
+        self.network.eval()
+        self.trained = bool(payload.get("trained", True))
+        self.num_updates = int(payload.get("num_updates", 0))
+
+    def save(self, path: str) -> None:
+        """Write weights, configs and optimizer state (not the replay buffer) atomically."""
+        save_checkpoint(
+            path,
+            {
+                **configs_to_dict(self.config, self.train_config),
+                "state_dict": self.network.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "seed": self.seed,
+                "trained": self.trained,
+                "num_updates": self.num_updates,
+            },
+        )
+        logger.info("saved GNNCostModel to %s", path)
+
+    def update(self, context: TuneContext, candidates: list[MeasureCandidate], results: list[RunnerResult]) -> None:
+        """Add measured candidates to the replay buffer and train incrementally."""
+        if len(candidates) != len(results):
+            raise ValueError(f"{len(candidates)} candidates but {len(results)} results")
+        if not candidates:
+            return
+        task = shash2hex(context.mod)
+        graphs = self.graphs(context, candidates)
+        self.buffer.extend(
+            [Sample(g, task, mean_seconds(r.run_secs)) for g, r in zip(graphs, results)]
+        )
+        self.num_updates += 1
+        if self.buffer.num_measured < self.train_config.min_samples:
+            return
+        self._train(self.train_config.update_epochs if self.trained else self.train_config.first_epochs)
+
+    def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
+        """Scores of candidates, float64, higher is better."""
+        if not candidates:
+            return np.zeros(0, dtype=np.float64)
+        if not self.trained:
+            return self.rng.uniform(0.0, 1.0, size=len(candidates))
+        return self.predict_graphs(self.graphs(context, candidates))[0]
+
+    # ---- plain-array API used by benchmarks and training scripts -------------------------
+
+    def graphs(self, context: TuneContext, candidates: list[MeasureCandidate]) -> list[StageGraph]:
+        """Stage graphs of candidates (TVM's C++ store features run on ``context.num_threads``)."""
+        return extract_stage_graphs(context, candidates, self._extractor)
+
+    def predict_graphs(self, graphs: list[StageGraph]) -> tuple[np.ndarray, np.ndarray]:
+        """(score, predicted log-seconds) of stage graphs."""
+        return predict_graphs(self.network, graphs)
+
+    def _train(self, epochs: int) -> float:
+        """Train on the replay buffer (targets normalised per task by its best times)."""
+        samples = list(self.buffer.samples)
+        throughput, log_latency, tasks = self.buffer.targets(samples)
+        loss = fit(
+            self.network,
+            self.optimizer,
+            [s.graph for s in samples],
+            throughput,
+            log_latency,
+            tasks,
+            epochs=epochs,
+            config=self.train_config,
+            generator=self.rng,
+        )
+        self.trained = True
+        return loss

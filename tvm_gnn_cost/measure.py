@@ -1,0 +1,147 @@
+"""Target, builder and runner helpers that work on a plain CPU host, and candidate sampling.
+
+The stock ``LocalBuilder`` imports ``tvm.s_tir.tensor_intrin`` (about a minute) in every
+fresh worker and restarts its pool for every batch, so with its default 30 s timeout every
+candidate fails to build. :func:`make_builder` uses :func:`build_module`, which skips that
+import; :func:`host_target` names the host CPU so LLVM emits AVX2/AVX-512 code.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tvm.ir import IRModule
+    from tvm.runtime import Module
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.target import Target
+
+
+def host_target(num_cores: int | None = None) -> Target:
+    """An LLVM target for this machine's CPU (``mcpu`` from LLVM's host detection)."""
+    import tvm
+
+    cores = num_cores if num_cores is not None else os.cpu_count() or 1
+    return tvm.target.Target(
+        {"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu(), "num-cores": cores}
+    )
+
+
+def build_module(mod: IRModule, target: Target, _params: dict | None) -> Module:
+    """MetaSchedule's default build, without importing the tensor intrinsics first.
+
+    CPU schedules without tensorization never need them; importing them costs about a
+    minute per builder worker.
+    """
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return tvm_build(mod, target=target)
+
+
+def make_builder(*, max_workers: int | None = None, timeout_sec: float = 60.0) -> ms.builder.LocalBuilder:
+    """A ``LocalBuilder`` using :func:`build_module`."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.builder.LocalBuilder(
+        max_workers=max_workers or os.cpu_count() or 1, timeout_sec=timeout_sec, f_build=build_module
+    )
+
+
+def make_runner(*, timeout_sec: float = 30.0, repeat: int = 1, number: int = 3) -> ms.runner.LocalRunner:
+    """A ``LocalRunner`` that times each candidate ``number`` x ``repeat`` times (>= 50 ms total)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    config = ms.runner.EvaluatorConfig(number=number, repeat=repeat, min_repeat_ms=50)
+    return ms.runner.LocalRunner(timeout_sec=timeout_sec, evaluator_config=config)
+
+
+def sample_candidates(
+    context: ms.TuneContext, num: int, *, seed: int = 1, max_failures: int | None = None
+) -> list[ms.MeasureCandidate]:
+    """Draw ``num`` random schedules from the task's design space, post-processed for measurement.
+
+    Each sample replays a design-space trace with its sampling decisions dropped, so every
+    tile size, compute-at location and unroll factor is drawn anew, then applies the
+    space's post-processors exactly as the evolutionary search does before measuring.
+    """
+    from tvm import s_tir
+    from tvm.s_tir import meta_schedule as ms
+
+    rng = random.Random(seed)
+    spaces = context.space_generator.generate_design_space(context.mod)
+    postprocs = context.space_generator.postprocs
+    args_info = ms.arg_info.ArgInfo.from_prim_func(context.mod["main"])
+    limit = max_failures if max_failures is not None else 20 * num
+    candidates: list[ms.MeasureCandidate] = []
+    failures = 0
+    while len(candidates) < num:
+        space = spaces[rng.randrange(len(spaces))]
+        sch = s_tir.Schedule(context.mod, seed=rng.randrange(1, 2**31 - 1))
+        try:
+            s_tir.schedule.Trace(space.trace.insts, {}).apply_to_schedule(sch, remove_postproc=True)
+            ok = all(postproc.apply(sch) for postproc in postprocs)
+        except Exception:  # noqa: BLE001 - an invalid random decision is a rejected sample
+            ok = False
+        if ok:
+            candidates.append(ms.MeasureCandidate(sch, args_info))
+            continue
+        failures += 1
+        if failures > limit:
+            raise RuntimeError(
+                f"task {context.task_name!r}: {failures} invalid samples for {len(candidates)} valid ones"
+            )
+    return candidates
+
+
+def measure_candidates(
+    context: ms.TuneContext,
+    candidates: list[ms.MeasureCandidate],
+    builder: ms.builder.Builder,
+    runner: ms.runner.Runner,
+) -> list[ms.runner.RunnerResult]:
+    """Build and run candidates; a failed build becomes a ``RunnerResult`` with its error."""
+    from tvm.s_tir import meta_schedule as ms
+
+    target = context.target
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name
+    built = builder.build([ms.builder.BuilderInput(c.sch.mod, target) for c in candidates])
+    results: list[ms.runner.RunnerResult | None] = [None] * len(candidates)
+    inputs, positions = [], []
+    for i, (cand, res) in enumerate(zip(candidates, built)):
+        if res.error_msg:
+            results[i] = ms.runner.RunnerResult(None, f"build failed: {res.error_msg}")
+        else:
+            inputs.append(ms.runner.RunnerInput(res.artifact_path, device, cand.args_info))
+            positions.append(i)
+    for i, future in zip(positions, runner.run(inputs)):
+        results[i] = future.result()
+    for res in built:
+        if res.artifact_path:
+            _remove_artifact(res.artifact_path)
+    return results  # type: ignore[return-value]
+
+
+def _remove_artifact(path: str) -> None:
+    """Delete a built artifact and its temporary directory."""
+    import shutil
+
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def tune_context(mod: Any, target: Target, name: str, *, num_threads: int = 2, seed: int = 1) -> ms.TuneContext:
+    """A CPU tuning context with MetaSchedule's default space and evolutionary search."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.TuneContext(
+        mod=mod,
+        target=target,
+        space_generator="post-order-apply",
+        search_strategy="evolutionary",
+        task_name=name,
+        num_threads=num_threads,
+        rand_state=seed,
+    )

@@ -1,0 +1,109 @@
+"""The graph neural network: stage graphs in, a ranking score and a log-latency out.
+
+Pure torch + torch_geometric; imports no TVM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATv2Conv
+from torch_geometric.nn.aggr import AttentionalAggregation, SumAggregation
+
+from .graph import EDGE_FEATURES, NODE_FEATURES
+
+#: Name stored in checkpoints; a file naming another architecture is refused.
+ARCHITECTURE = "StageGNN"
+
+
+@dataclass(frozen=True)
+class GNNConfig:
+    """Architecture of :class:`StageGNN` (stored in every checkpoint).
+
+    Attributes:
+        node_features: width of a node feature row (:data:`graph.NODE_FEATURES`).
+        edge_features: width of an edge feature row (:data:`graph.EDGE_FEATURES`).
+        hidden: width of node embeddings.
+        num_layers: message-passing layers; 0 switches message passing off (the ablation).
+        heads: attention heads per layer (averaged).
+        log_latency_center: the latency head predicts ``center + scale * out``
+            (log seconds), so an untrained head starts near 100 us.
+        log_latency_scale: see ``log_latency_center``.
+    """
+
+    node_features: int = NODE_FEATURES
+    edge_features: int = EDGE_FEATURES
+    hidden: int = 64
+    num_layers: int = 2
+    heads: int = 2
+    log_latency_center: float = -9.0
+    log_latency_scale: float = 3.0
+
+
+class StageGNN(nn.Module):
+    r"""Inductive message passing over stage graphs with attention.
+
+    Each layer is GraphSAGE-shaped, a root update plus an aggregation of neighbours, where the
+    aggregation is GATv2 attention conditioned on the edge features (edge type one-hot, shared
+    loops, buffer bytes):
+
+    .. math::
+        h_i' = \mathrm{LN}\Big(h_i + \mathrm{ReLU}\big(W_r h_i +
+               \sum_{j \in N(i)} \alpha_{ij} W_n h_j\big)\Big)
+
+    The graph readout concatenates a sum over stages (stage costs add up, as in XGBModel's
+    pack-sum) with an attention-weighted pooling, and an MLP gives two outputs.
+
+    Shapes:
+        - input: x ``[N, node_features]``, edge_index ``[2, E]``, edge_attr
+          ``[E, edge_features]``, batch ``[N]`` (graph of each node), num_graphs ``B``
+        - output: score ``[B]`` (higher is faster; ranking only), log_latency ``[B]`` (log s)
+    """
+
+    def __init__(self, config: GNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden
+        self.input_norm = nn.LayerNorm(config.node_features)
+        self.encoder = nn.Sequential(nn.Linear(config.node_features, h), nn.ReLU(), nn.Linear(h, h))
+        self.convs = nn.ModuleList(
+            GATv2Conv(h, h, heads=config.heads, concat=False, edge_dim=config.edge_features,
+                      add_self_loops=False)
+            for _ in range(config.num_layers)
+        )
+        self.roots = nn.ModuleList(nn.Linear(h, h) for _ in range(config.num_layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.num_layers))
+        self.sum_pool = SumAggregation()
+        self.attention_pool = AttentionalAggregation(gate_nn=nn.Linear(h, 1))
+        self.head = nn.Sequential(nn.Linear(2 * h, h), nn.ReLU(), nn.Linear(h, 2))
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_attr: torch.Tensor,
+        batch: torch.Tensor,
+        num_graphs: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(self.input_norm(x))
+        for conv, root, norm in zip(self.convs, self.roots, self.norms):
+            h = norm(h + torch.relu(root(h) + conv(h, edge_index, edge_attr)))
+        pooled = torch.cat(
+            [self.sum_pool(h, batch, dim_size=num_graphs), self.attention_pool(h, batch, dim_size=num_graphs)],
+            dim=-1,
+        )
+        out = self.head(pooled)
+        log_latency = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
+        return out[:, 0], log_latency
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"{type(self).__name__}(hidden={c.hidden}, num_layers={c.num_layers}, heads={c.heads})"

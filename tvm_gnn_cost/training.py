@@ -1,0 +1,116 @@
+"""Losses and the training loop, shared by online updates, benchmarks and the CLI."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import collate
+from .graph import StageGraph
+from .model import StageGNN
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the model learns from measurements (stored in checkpoints).
+
+    The online schedule: no training until ``min_samples`` valid measurements; then
+    ``first_epochs`` passes over the replay buffer, and ``update_epochs`` passes after every
+    later ``update`` (incremental: weights and optimizer state carry over), each capped at
+    ``max_steps`` mini-batch steps so an update's cost stays bounded as the buffer grows.
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 128
+    first_epochs: int = 40
+    update_epochs: int = 8
+    max_steps: int = 300
+    min_samples: int = 32
+    replay_capacity: int = 8192
+    rank_weight: float = 1.0
+    latency_weight: float = 0.5
+
+
+def pairwise_rank_loss(score: torch.Tensor, throughput: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+    """RankNet loss over all pairs of one task with different throughput, weighted by the gap.
+
+    Only the order within a task matters to the search, so pairs never cross tasks.
+    """
+    diff = throughput[:, None] - throughput[None, :]
+    mask = (task[:, None] == task[None, :]) & (diff > 0)
+    if not mask.any():
+        return score.sum() * 0.0
+    margin = score[:, None] - score[None, :]
+    weights = diff[mask]
+    return (F.softplus(-margin[mask]) * weights).sum() / weights.sum()
+
+
+def latency_loss(pred_log: torch.Tensor, log_latency: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 on log seconds over measured samples (failures, NaN targets, are skipped)."""
+    valid = ~torch.isnan(log_latency)
+    if not valid.any():
+        return pred_log.sum() * 0.0
+    return F.smooth_l1_loss(pred_log[valid], log_latency[valid])
+
+
+def fit(
+    model: StageGNN,
+    optimizer: torch.optim.Optimizer,
+    graphs: Sequence[StageGraph],
+    throughput: np.ndarray,
+    log_latency: np.ndarray,
+    task: np.ndarray,
+    *,
+    epochs: int,
+    config: TrainConfig,
+    generator: np.random.Generator,
+) -> float:
+    """Run up to ``epochs`` shuffled passes (at most ``config.max_steps`` steps); return the mean loss."""
+    n = len(graphs)
+    steps_per_epoch = max(1, math.ceil(n / config.batch_size))
+    total_steps = min(epochs * steps_per_epoch, config.max_steps)
+    model.train()
+    losses = []
+    order = np.empty(0, dtype=np.int64)
+    for _ in range(total_steps):
+        if len(order) == 0:
+            order = generator.permutation(n)
+        idx, order = order[: config.batch_size], order[config.batch_size :]
+        batch = collate([graphs[i] for i in idx])
+        score, pred_log = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(idx))
+        loss = config.rank_weight * pairwise_rank_loss(
+            score, torch.from_numpy(throughput[idx]), torch.from_numpy(task[idx])
+        ) + config.latency_weight * latency_loss(pred_log, torch.from_numpy(log_latency[idx]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    mean = float(np.mean(losses)) if losses else math.nan
+    logger.debug("trained %d steps on %d samples, mean loss %.4f", total_steps, n, mean)
+    return mean
+
+
+@torch.no_grad()
+def predict_graphs(model: StageGNN, graphs: Sequence[StageGraph], chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and log-latencies of graphs, batched in chunks; float64 arrays."""
+    model.eval()
+    scores, logs = [], []
+    for start in range(0, len(graphs), chunk):
+        part = graphs[start : start + chunk]
+        batch = collate(part)
+        s, l = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(part))
+        scores.append(s.numpy())
+        logs.append(l.numpy())
+    if not scores:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(scores).astype(np.float64), np.concatenate(logs).astype(np.float64)

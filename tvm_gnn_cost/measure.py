@@ -2,8 +2,9 @@
 
 The stock ``LocalBuilder`` imports ``tvm.s_tir.tensor_intrin`` (about a minute) in every
 fresh worker and restarts its pool for every batch, so with its default 30 s timeout every
-candidate fails to build. :func:`make_builder` uses :func:`build_module`, which skips that
-import; :func:`host_target` names the host CPU so LLVM emits AVX2/AVX-512 code.
+candidate fails to build. :func:`make_builder` returns a :class:`PooledBuilder` that builds
+with :func:`build_module`, which skips that import, in workers kept across batches;
+:func:`host_target` names the host CPU so LLVM emits AVX2/AVX-512 code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import os
 import random
 from typing import TYPE_CHECKING, Any
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.builder import PyBuilder
 
 if TYPE_CHECKING:
     from tvm.ir import IRModule
@@ -35,20 +39,58 @@ def build_module(mod: IRModule, target: Target, _params: dict | None) -> Module:
     CPU schedules without tensorization never need them; importing them costs about a
     minute per builder worker.
     """
-    from tvm.driver import build as tvm_build
+    from tvm import tirx
     from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
     mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(mod, target=target)
+    return tirx.build(mod, target=target)
 
 
-def make_builder(*, max_workers: int | None = None, timeout_sec: float = 60.0) -> ms.builder.LocalBuilder:
-    """A ``LocalBuilder`` using :func:`build_module`."""
-    from tvm.s_tir import meta_schedule as ms
+def build_and_export(mod: IRModule, target: Target) -> str:
+    """Build a candidate in a worker and export it as MetaSchedule's default (tar) artifact."""
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_export
 
-    return ms.builder.LocalBuilder(
-        max_workers=max_workers or os.cpu_count() or 1, timeout_sec=timeout_sec, f_build=build_module
-    )
+    return default_export(build_module(mod, target, None))
+
+
+@derived_object
+class PooledBuilder(PyBuilder):
+    """A local builder whose worker processes live across batches.
+
+    ``LocalBuilder`` starts a fresh pool for every batch, and each new worker spends seconds
+    importing TVM (and torch, which tvm_ffi imports). Here workers persist and are replaced
+    after ``max_uses`` builds, which bounds the memory the restart guards against. A build
+    that exceeds ``timeout_sec`` is killed and reported, as in ``LocalBuilder``.
+    """
+
+    def __init__(self, *, max_workers: int | None = None, timeout_sec: float = 60.0, max_uses: int = 256) -> None:
+        from tvm.support.popen_pool import PopenPoolExecutor
+
+        super().__init__()
+        self.timeout_sec = timeout_sec
+        self._pool = PopenPoolExecutor(
+            max_workers=max_workers or os.cpu_count() or 1, timeout=timeout_sec, maximum_process_uses=max_uses
+        )
+
+    def build(self, build_inputs: list[ms.builder.BuilderInput]) -> list[ms.builder.BuilderResult]:
+        from tvm.s_tir.meta_schedule.builder import BuilderResult
+        from tvm.support.popen_pool import StatusKind
+
+        results = []
+        jobs = [(inp.mod, inp.target) for inp in build_inputs]
+        for outcome in self._pool.map_with_error_catching(lambda job: build_and_export(*job), jobs):
+            if outcome.status == StatusKind.COMPLETE:
+                results.append(BuilderResult(outcome.value, None))
+            elif outcome.status == StatusKind.TIMEOUT:
+                results.append(BuilderResult(None, f"PooledBuilder: timeout, killed after {self.timeout_sec} s"))
+            else:
+                results.append(BuilderResult(None, f"PooledBuilder: an exception occurred\n{outcome.value}"))
+        return results
+
+
+def make_builder(*, max_workers: int | None = None, timeout_sec: float = 60.0) -> PooledBuilder:
+    """The builder to tune with here: :class:`PooledBuilder` building with :func:`build_module`."""
+    return PooledBuilder(max_workers=max_workers, timeout_sec=timeout_sec)
 
 
 def make_runner(*, timeout_sec: float = 30.0, repeat: int = 1, number: int = 3) -> ms.runner.LocalRunner:

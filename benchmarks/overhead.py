@@ -1,0 +1,97 @@
+"""Cost-model overhead: GNNCostModel against XGBModel on the same conv2d candidates, in one run.
+
+Times ``predict`` on 2048 candidates (feature extraction included) and one ``update`` on 256
+measured candidates, interleaving the two models' repeats, and writes the ratios to
+benchmarks/results/overhead.json. Target: GNN predict at most 2x XGBoost's.
+
+    .venv/bin/python benchmarks/overhead.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import tvm
+from tvm.s_tir import meta_schedule as ms
+from tvm.target.codegen import llvm_get_system_cpu
+
+from tvm_gnn_cost import GNNCostModel, host_target, make_builder, make_runner, measure_candidates, sample_candidates
+from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.workloads import get_workload
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="conv2d-28x28x128")
+    parser.add_argument("--predict", type=int, default=2048, help="candidates to predict")
+    parser.add_argument("--update", type=int, default=256, help="measured candidates for one update")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="256 predicted, 64 measured, 1 repeat")
+    parser.add_argument("--out", type=Path, default=RESULTS / "overhead.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.predict, args.update, args.repeats = 256, 64, 1
+    logging.basicConfig(level=logging.WARNING)
+
+    context = tune_context(get_workload(args.workload), host_target(2), args.workload)
+    pool = sample_candidates(context, args.predict, seed=1)
+    train = sample_candidates(context, args.update, seed=2)
+    start = time.perf_counter()
+    train_results = measure_candidates(context, train, make_builder(), make_runner())
+    print(f"measured {len(train)} candidates in {time.perf_counter() - start:.0f} s")
+
+    gnn = GNNCostModel(seed=0)
+    xgb = ms.cost_model.XGBModel(num_tuning_cores=2)  # 256 > its 100 warm-up samples: it predicts
+    update = {"gnn": timed(lambda: gnn.update(context, train, train_results)),
+              "xgb": timed(lambda: xgb.update(context, train, train_results))}
+
+    predict: dict[str, list[float]] = {"gnn": [], "xgb": [], "store_features": []}
+    extractor = ms.feature_extractor.PerStoreFeature()
+    for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
+        predict["xgb"].append(timed(lambda: xgb.predict(context, pool)))
+        predict["gnn"].append(timed(lambda: gnn.predict(context, pool)))
+        predict["store_features"].append(timed(lambda: extractor.extract_from(context, pool)))
+    median = {k: float(np.median(v)) for k, v in predict.items()}
+
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu": llvm_get_system_cpu(),
+        "machine": platform.machine(),
+        "versions": {"tvm": tvm.__version__, "torch": torch.__version__},
+        "workload": args.workload,
+        "predict_candidates": len(pool),
+        "update_candidates": len(train),
+        "repeats": args.repeats,
+        "predict_seconds": median,
+        "predict_seconds_all": predict,
+        "update_seconds": update,
+        "predict_ratio_gnn_over_xgb": median["gnn"] / median["xgb"],
+        "update_ratio_gnn_over_xgb": update["gnn"] / update["xgb"],
+        "gnn_predict_share_in_store_features": median["store_features"] / median["gnn"],
+        "target_predict_ratio_max": 2.0,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("predict_seconds", "update_seconds", "predict_ratio_gnn_over_xgb",
+                                            "update_ratio_gnn_over_xgb")}, indent=2))
+    print(f"wrote {args.out}")
+    return result
+
+if __name__ == "__main__":
+    main()

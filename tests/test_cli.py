@@ -1,0 +1,34 @@
+"""The tvm-gnn-cost command line."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from tvm_gnn_cost.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_rejects_unknown_names_with_the_known_ones():
+    result = runner.invoke(app, ["demo", "--models", "gnn,lightgbm"])
+    assert result.exit_code == 2
+    assert "lightgbm" in result.output and "xgb" in result.output
+    result = runner.invoke(app, ["demo", "--workloads", "gemm-7"])
+    assert result.exit_code == 2 and "gemm-256" in result.output
+
+
+def test_tiny_demo_writes_table_json_and_plot(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--trials", "8", "--workloads", "gemm-128", "--models", "gnn,xgb", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "gemm-128" in result.output and "gnn best" in result.output
+    summary = json.loads((tmp_path / "demo.json").read_text())
+    assert [r["cost_model"] for r in summary["results"]] == ["gnn", "xgb"]
+    for r in summary["results"]:
+        task = r["tasks"]["gemm-128"]
+        assert task["trials"] == 8 and 0 < task["best_seconds"] < 1
+        assert len(task["curve"]) == 8
+    assert (tmp_path / "demo.png").stat().st_size > 10_000

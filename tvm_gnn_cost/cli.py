@@ -1,0 +1,97 @@
+"""The ``tvm-gnn-cost`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="A graph-neural-network cost model for TVM MetaSchedule.", no_args_is_help=True)
+console = Console()
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+
+
+@app.command()
+def demo(
+    trials: Annotated[int, typer.Option(help="Measured trials per task and cost model.")] = 128,
+    workloads: Annotated[str, typer.Option(help="Comma-separated workload names.")] = "",
+    models: Annotated[str, typer.Option(help="Comma-separated cost models to compare.")] = "gnn,xgb",
+    seed: Annotated[int, typer.Option(help="Seed shared by every cost model's run.")] = 1,
+    out: Annotated[Path, typer.Option(help="Directory for work dirs, JSON and PNG.")] = Path("demo_out"),
+) -> None:
+    """Tune a GEMM and a conv2d with the GNN and with XGBoost under one budget, and compare."""
+    from tvm.target.codegen import llvm_get_system_cpu
+
+    from .plots import plot_best_curves
+    from .tuning import COST_MODELS, tune_workloads
+    from .workloads import DEMO_WORKLOADS, WORKLOADS
+
+    names = [w for w in workloads.split(",") if w] or list(DEMO_WORKLOADS)
+    chosen = [m for m in models.split(",") if m]
+    for w in names:
+        if w not in WORKLOADS:
+            raise typer.BadParameter(f"unknown workload {w!r}; known: {', '.join(WORKLOADS)}", param_hint="--workloads")
+    for m in chosen:
+        if m not in COST_MODELS:
+            raise typer.BadParameter(f"unknown cost model {m!r}; known: {', '.join(COST_MODELS)}", param_hint="--models")
+    if trials < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--trials")
+
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        for model in chosen:
+            bar = progress.add_task(f"tuning with {model}", total=trials * len(names))
+            work_dir = out / f"work_{model}"
+            shutil.rmtree(work_dir, ignore_errors=True)  # a fresh database: no record reused across runs
+            results.append(
+                tune_workloads(names, model, trials_per_task=trials, work_dir=work_dir, seed=seed,
+                               on_trials=lambda n, bar=bar: progress.advance(bar, n))
+            )
+
+    table = Table(title=f"Best latency after {trials} trials per task (seed {seed}, {llvm_get_system_cpu()})")
+    table.add_column("task")
+    for r in results:
+        table.add_column(f"{r.cost_model} best (us)", justify="right")
+        table.add_column(f"{r.cost_model} trials", justify="right")
+    for task in names:
+        row = [task]
+        for r in results:
+            best = r.best(task)
+            row += [f"{best * 1e6:.1f}" if best else "failed", str(len(r.curve(task)))]
+        table.add_row(*row)
+    table.add_row("tuning time (s)", *[x for r in results for x in (f"{r.wall_seconds:.0f}", "")])
+    console.print(table)
+
+    summary = {
+        "cpu": llvm_get_system_cpu(),
+        "machine": platform.machine(),
+        "trials_per_task": trials,
+        "seed": seed,
+        "results": [r.to_json() for r in results],
+    }
+    (out / "demo.json").write_text(json.dumps(summary, indent=2))
+    plot_best_curves(results, out / "demo.png", title=f"best latency vs trials ({llvm_get_system_cpu()})")
+    console.print(f"wrote {out / 'demo.json'} and {out / 'demo.png'}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

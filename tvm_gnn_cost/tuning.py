@@ -1,0 +1,144 @@
+"""Tune workloads with a named cost model and log every trial: the core of the demo and benchmarks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tvm.ir.utils import derived_object
+from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+from .data import mean_seconds
+from .measure import host_target, make_builder, make_runner, tune_context
+from .workloads import get_workload
+
+logger = logging.getLogger(__name__)
+
+
+def make_cost_model(name: str, *, seed: int, num_cores: int = 2) -> ms.cost_model.CostModel:
+    """A fresh cost model by name: ``gnn``, ``gnn-nomp`` (no message passing), ``xgb`` or ``random``."""
+    from .cost_model import GNNCostModel
+    from .model import GNNConfig
+
+    factories: dict[str, Callable[[], Any]] = {
+        "gnn": lambda: GNNCostModel(seed=seed),
+        "gnn-nomp": lambda: GNNCostModel(config=GNNConfig(num_layers=0), seed=seed),
+        "xgb": lambda: ms.cost_model.XGBModel(
+            config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=num_cores), num_tuning_cores=num_cores
+        ),
+        "random": lambda: ms.cost_model.RandomModel(seed=seed),
+    }
+    if name not in factories:
+        raise ValueError(f"unknown cost model {name!r}; choose from {', '.join(factories)}")
+    return factories[name]()
+
+
+COST_MODELS = ("gnn", "gnn-nomp", "xgb", "random")
+
+
+@dataclass
+class Trial:
+    """One measured candidate: which task, when (seconds since tuning began), its time or None."""
+
+    task: str
+    elapsed: float
+    seconds: float | None
+
+
+@derived_object
+class TrialLog(PyMeasureCallback):
+    """Records every trial and advances an optional progress callback ``on_trials(n)``."""
+
+    def __init__(self, task_names: Sequence[str], on_trials: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.task_names = list(task_names)
+        self.on_trials = on_trials
+        self.trials: list[Trial] = []
+        self.start = time.perf_counter()
+
+    def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any, builder_results: Any,
+              runner_results: Any) -> None:
+        now = time.perf_counter() - self.start
+        for result in runner_results:
+            self.trials.append(Trial(self.task_names[task_id], now, mean_seconds(result.run_secs)))
+        if self.on_trials:
+            self.on_trials(len(runner_results))
+
+
+@dataclass
+class TuneResult:
+    """What one cost model achieved on a set of tasks."""
+
+    cost_model: str
+    trials: list[Trial]
+    wall_seconds: float
+    tasks: list[str] = field(default_factory=list)
+
+    def best(self, task: str) -> float | None:
+        times = [t.seconds for t in self.trials if t.task == task and t.seconds is not None]
+        return min(times) if times else None
+
+    def curve(self, task: str) -> np.ndarray:
+        """Best time so far after each trial of ``task`` (inf until the first success)."""
+        times = np.array([t.seconds if t.seconds is not None else np.inf for t in self.trials if t.task == task])
+        return np.minimum.accumulate(times) if len(times) else times
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cost_model": self.cost_model,
+            "wall_seconds": self.wall_seconds,
+            "tasks": {
+                task: {
+                    "trials": int(sum(t.task == task for t in self.trials)),
+                    "best_seconds": self.best(task),
+                    "curve": [float(x) if np.isfinite(x) else None for x in self.curve(task)],
+                }
+                for task in self.tasks
+            },
+        }
+
+
+def tune_workloads(
+    workloads: Sequence[str],
+    cost_model: str,
+    *,
+    trials_per_task: int,
+    work_dir: Path,
+    seed: int = 1,
+    num_cores: int = 2,
+    trials_per_iter: int = 32,
+    on_trials: Callable[[int], None] | None = None,
+) -> TuneResult:
+    """Tune named workloads together under the gradient task scheduler with one cost model.
+
+    Every model gets the same builder, runner, target, task seeds and budget, so results of
+    different models from one call pattern are directly comparable.
+    """
+    target = host_target(num_cores)
+    tasks = [
+        tune_context(get_workload(name), target, name, num_threads=num_cores, seed=seed + i)
+        for i, name in enumerate(workloads)
+    ]
+    log = TrialLog(workloads, on_trials)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    ms.tune_tasks(
+        tasks=tasks,
+        task_weights=[1.0] * len(tasks),
+        work_dir=str(work_dir),
+        max_trials_global=trials_per_task * len(tasks),
+        max_trials_per_task=trials_per_task,
+        num_trials_per_iter=trials_per_iter,
+        builder=make_builder(max_workers=num_cores),
+        runner=make_runner(),
+        cost_model=make_cost_model(cost_model, seed=seed, num_cores=num_cores),
+        measure_callbacks=[*ms.MeasureCallback.create("default"), log],
+        task_scheduler=ms.task_scheduler.GradientBased(seed=seed),
+    )
+    return TuneResult(cost_model, log.trials, time.perf_counter() - start, list(workloads))

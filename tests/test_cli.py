@@ -32,3 +32,11 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
         assert task["trials"] == 8 and 0 < task["best_seconds"] < 1
         assert len(task["curve"]) == 8
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_graph_command_lists_edges_and_draws(tmp_path):
+    out = tmp_path / "g.png"
+    result = runner.invoke(app, ["graph", "gemm-128", "--seed", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "DATAFLOW" in result.output and "C_update" in result.output
+    assert out.stat().st_size > 5_000

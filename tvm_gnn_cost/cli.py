@@ -92,6 +92,36 @@ def demo(
     console.print(f"wrote {out / 'demo.json'} and {out / 'demo.png'}")
 
 
+@app.command()
+def graph(
+    workload: Annotated[str, typer.Argument(help="Workload name, e.g. conv2d-bias-relu-14x14x64.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random schedule drawn from the design space.")] = 1,
+    out: Annotated[Path, typer.Option(help="PNG to draw the stage graph into.")] = Path("stage_graph.png"),
+    show_tir: Annotated[bool, typer.Option(help="Print the scheduled TIR.")] = False,
+) -> None:
+    """Draw the stage graph of one random schedule of a workload, and list its nodes and edges."""
+    from .graph import EdgeType, extract_stage_graphs
+    from .measure import host_target, sample_candidates, tune_context
+    from .plots import draw_stage_graph
+    from .workloads import WORKLOADS, get_workload
+
+    if workload not in WORKLOADS:
+        raise typer.BadParameter(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}", param_hint="WORKLOAD")
+    context = tune_context(get_workload(workload), host_target(), workload)
+    (candidate,) = sample_candidates(context, 1, seed=seed)
+    (stage_graph,) = extract_stage_graphs(context, [candidate])
+    if show_tir:
+        typer.echo(candidate.sch.mod.script())
+    table = Table(title=f"{workload}: {stage_graph.num_nodes} stages, {stage_graph.num_edges} edges")
+    table.add_column("edge type")
+    table.add_column("edges (source -> target)")
+    for kind in EdgeType:
+        table.add_row(kind.name, ", ".join(f"{s} -> {t}" for s, t in stage_graph.edges_of(kind)) or "-")
+    console.print(table)
+    draw_stage_graph(stage_graph, out, title=f"{workload}, random schedule (seed {seed})")
+    console.print(f"wrote {out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -62,8 +62,9 @@ class GNNCostModel(PyCostModel):
         self.config = config
         self.train_config = train_config
         self.seed = seed
-        torch.manual_seed(seed)
-        self.network = StageGNN(config)
+        with torch.random.fork_rng():  # seed the weights without touching the caller's global RNG
+            torch.manual_seed(seed)
+            self.network = StageGNN(config)
         self.network.eval()
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay

@@ -300,14 +300,10 @@ def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") 
         for buf in stage.reads:
             readers.setdefault(buf, []).append(i)
 
-    src: list[int] = []
-    dst: list[int] = []
-    attrs: list[tuple[int, int, int]] = []  # (type, shared loops, bytes)
+    edges: dict[tuple[int, int, EdgeType], int] = {}  # (source, target, type) -> buffer bytes
 
     def add(a: int, b: int, kind: EdgeType, nbytes: int) -> None:
-        src.append(a)
-        dst.append(b)
-        attrs.append((kind, _shared_prefix(stages[a].loops, stages[b].loops), nbytes))
+        edges.setdefault((a, b, kind), nbytes)
 
     consumers: list[list[int]] = [[] for _ in range(n)]
     producers: list[set[int]] = [set() for _ in range(n)]
@@ -315,7 +311,7 @@ def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") 
         nbytes = _buffer_bytes(buf)
         for w in ws:
             for r in readers.get(buf, ()):
-                if r != w and r not in consumers[w]:
+                if r != w and w not in producers[r]:
                     consumers[w].append(r)
                     producers[r].add(w)
                     add(w, r, EdgeType.DATAFLOW, nbytes)
@@ -335,13 +331,14 @@ def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") 
             x[i, _HAS_ROW] = 1.0
         x[i, _STRUCT:] = _structure_features(stage, i, n, stages, consumers[i], len(producers[i]), params)
 
-    edge_index = np.array([src, dst], dtype=np.int64).reshape(2, -1)
-    edge_attr = np.zeros((len(attrs), EDGE_FEATURES), dtype=np.float32)
-    if attrs:
-        a = np.array(attrs, dtype=np.float64)
-        edge_attr[np.arange(len(attrs)), a[:, 0].astype(np.int64)] = 1.0
-        edge_attr[:, len(EdgeType)] = np.log2(1.0 + a[:, 1])
-        edge_attr[:, len(EdgeType) + 1] = np.log2(1.0 + a[:, 2])
+    edge_index = np.array([(a, b) for a, b, _ in edges], dtype=np.int64).reshape(-1, 2).T
+    edge_attr = np.zeros((len(edges), EDGE_FEATURES), dtype=np.float32)
+    if edges:
+        kinds = np.array([kind for _, _, kind in edges], dtype=np.int64)
+        shared = [_shared_prefix(stages[a].loops, stages[b].loops) for a, b, _ in edges]
+        edge_attr[np.arange(len(edges)), kinds] = 1.0
+        edge_attr[:, len(EdgeType)] = np.log2(1.0 + np.array(shared, dtype=np.float64))
+        edge_attr[:, len(EdgeType) + 1] = np.log2(1.0 + np.array(list(edges.values()), dtype=np.float64))
     return StageGraph(x, edge_index, edge_attr, tuple(s.name for s in stages))
 
 

@@ -14,7 +14,8 @@ from tvm_gnn_cost.graph import (
     EdgeType,
     extract_stage_graphs,
 )
-from tvm_gnn_cost.measure import sample_candidates
+from tvm_gnn_cost.measure import host_target, sample_candidates, tune_context
+from tvm_gnn_cost.workloads import get_workload
 
 WORKLOADS = ["gemm-256", "conv2d-14x14x64", "conv2d-bias-relu-14x14x64"]
 
@@ -92,3 +93,20 @@ def test_fused_conv2d_bias_relu_is_one_graph_with_an_epilogue(make_context):
         # bias add is inlined into the relu: one epilogue stage that consumes the conv output
         assert "T_add" not in graph.block_names
         assert ("conv2d_nhwc_update", "compute") in set(graph.edges_of(EdgeType.DATAFLOW))
+
+
+def test_layout_rewrite_blocks_have_no_store_row():
+    """With a layout-free weight (as Relax marks it) RewriteLayout adds a pre-processing block,
+    which PerStoreFeature drops before extraction: it gets no row, and the rest still map."""
+    func = get_workload("conv2d-14x14x64").with_attr("layout_free_buffers", [1])
+    context = tune_context(func, host_target(2), "conv2d-layout-free")
+    candidates = sample_candidates(context, 20, seed=3)
+    has_row = NODE_FEATURES - len(STRUCTURE_FEATURES) - 1
+    prod = has_row + 1 + STRUCTURE_FEATURES.index("loop_extent_prod")
+    for cand, graph in zip(candidates, extract_stage_graphs(context, candidates)):
+        assert graph.block_names[0] == "weight_global"
+        assert sorted(graph.block_names) == sorted(b.name_hint for b in tir_blocks(cand.sch))
+        rows = dict(zip(graph.block_names, graph.x[:, has_row]))
+        assert rows["weight_global"] == 0 and rows["conv2d_nhwc_update"] == 1
+        with_row = graph.x[graph.x[:, has_row] > 0]
+        np.testing.assert_allclose(with_row[:, STORE_OUTER_PROD], with_row[:, prod], atol=1e-4)

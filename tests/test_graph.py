@@ -12,6 +12,7 @@ from tvm_gnn_cost.graph import (
     STORE_OUTER_PROD,
     STRUCTURE_FEATURES,
     EdgeType,
+    StageGraphCache,
     extract_stage_graphs,
 )
 from tvm_gnn_cost.measure import host_target, sample_candidates, tune_context
@@ -110,3 +111,18 @@ def test_layout_rewrite_blocks_have_no_store_row():
         assert rows["weight_global"] == 0 and rows["conv2d_nhwc_update"] == 1
         with_row = graph.x[graph.x[:, has_row] > 0]
         np.testing.assert_allclose(with_row[:, STORE_OUTER_PROD], with_row[:, prod], atol=1e-4)
+
+
+def test_graph_cache_returns_the_same_graphs_and_stays_bounded(make_context):
+    context = make_context("gemm-128")
+    candidates = sample_candidates(context, 12, seed=8)
+    cache = StageGraphCache(capacity=8)
+    direct = extract_stage_graphs(context, candidates[:6])
+    cached = cache.get(context, candidates[:6] + candidates[:6])
+    assert len(cached) == 12 and len(cache) <= 6
+    for a, b in zip(direct + direct, cached):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.edge_index, b.edge_index)
+    assert cache.get(context, candidates[:1])[0] is cached[0]  # served from the cache
+    cache.get(context, candidates)
+    assert len(cache) == 8

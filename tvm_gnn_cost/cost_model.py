@@ -19,7 +19,7 @@ from tvm.s_tir.meta_schedule.utils import shash2hex
 
 from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load_checkpoint, save_checkpoint
 from .data import ReplayBuffer, Sample, mean_seconds
-from .graph import NODE_FEATURES, StageGraph, extract_stage_graphs
+from .graph import NODE_FEATURES, StageGraph, StageGraphCache
 from .model import GNNConfig, StageGNN
 from .training import TrainConfig, fit, predict_graphs
 
@@ -47,12 +47,20 @@ class GNNCostModel(PyCostModel):
         config: the network's architecture.
         train_config: the online training schedule.
         seed: seeds weight initialisation, batch order and the warm-up scores.
+        graph_cache_size: stage graphs kept by structural hash of the scheduled module, so a
+            schedule scored again skips feature extraction (0 disables the cache).
     """
 
     def __init__(
-        self, *, config: GNNConfig = GNNConfig(), train_config: TrainConfig = TrainConfig(), seed: int = 0
+        self,
+        *,
+        config: GNNConfig = GNNConfig(),
+        train_config: TrainConfig = TrainConfig(),
+        seed: int = 0,
+        graph_cache_size: int = 8192,
     ) -> None:
         super().__init__()
+        self.graph_cache = StageGraphCache(graph_cache_size)
         self._build(config, train_config, seed)
 
     def _build(self, config: GNNConfig, train_config: TrainConfig, seed: int) -> None:
@@ -139,8 +147,11 @@ class GNNCostModel(PyCostModel):
     # ---- plain-array API used by benchmarks and training scripts -------------------------
 
     def graphs(self, context: TuneContext, candidates: list[MeasureCandidate]) -> list[StageGraph]:
-        """Stage graphs of candidates (TVM's C++ store features run on ``context.num_threads``)."""
-        return extract_stage_graphs(context, candidates, self._extractor)
+        """Stage graphs of candidates (TVM's C++ store features run on ``context.num_threads``).
+
+        Graphs are cached by the structural hash of the candidate's module (bounded LRU).
+        """
+        return self.graph_cache.get(context, candidates, self._extractor)
 
     def predict_graphs(self, graphs: list[StageGraph]) -> tuple[np.ndarray, np.ndarray]:
         """(score, predicted log-seconds) of stage graphs."""

@@ -27,6 +27,9 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     assert "gemm-128" in result.output and "gnn best" in result.output
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert [r["cost_model"] for r in summary["results"]] == ["gnn", "xgb"]
+    gnn_stats = summary["results"][0]["stats"]
+    # 8 trials stay in the random warm-up, so only update() built graphs: the 8 measured ones
+    assert gnn_stats == {"graph_cache_hits": 0, "graph_cache_misses": 8}
     for r in summary["results"]:
         task = r["tasks"]["gemm-128"]
         assert task["trials"] == 8 and 0 < task["best_seconds"] < 1

@@ -120,6 +120,7 @@ def test_graph_cache_returns_the_same_graphs_and_stays_bounded(make_context):
     direct = extract_stage_graphs(context, candidates[:6])
     cached = cache.get(context, candidates[:6] + candidates[:6])
     assert len(cached) == 12 and len(cache) <= 6
+    assert cache.misses == len(cache) and cache.hits == 12 - len(cache)
     for a, b in zip(direct + direct, cached):
         np.testing.assert_array_equal(a.x, b.x)
         np.testing.assert_array_equal(a.edge_index, b.edge_index)

@@ -433,6 +433,8 @@ class StageGraphCache:
         if capacity < 0:
             raise ValueError(f"graph cache capacity must be >= 0, got {capacity}")
         self.capacity = capacity
+        self.hits = 0  # candidates served from the cache
+        self.misses = 0  # candidates whose graph was extracted
         self._graphs: OrderedDict[tuple[str, int], StageGraph] = OrderedDict()
 
     def __len__(self) -> int:
@@ -453,6 +455,8 @@ class StageGraphCache:
         target = str(context.target)  # store features differ between CPU and GPU targets
         keys = [(target, structural_hash(c.sch.mod)) for c in candidates]
         missing = {k: c for k, c in zip(keys, candidates) if k not in self._graphs}
+        self.misses += len(missing)
+        self.hits += len(keys) - len(missing)
         if missing:
             built = extract_stage_graphs(context, list(missing.values()), extractor)
             self._graphs.update(zip(missing, built))

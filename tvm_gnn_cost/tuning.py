@@ -79,6 +79,7 @@ class TuneResult:
     trials: list[Trial]
     wall_seconds: float
     tasks: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)  # cost-model counters, e.g. graph cache hits
 
     def best(self, task: str) -> float | None:
         times = [t.seconds for t in self.trials if t.task == task and t.seconds is not None]
@@ -93,6 +94,7 @@ class TuneResult:
         return {
             "cost_model": self.cost_model,
             "wall_seconds": self.wall_seconds,
+            "stats": self.stats,
             "tasks": {
                 task: {
                     "trials": int(sum(t.task == task for t in self.trials)),
@@ -126,6 +128,7 @@ def tune_workloads(
         for i, name in enumerate(workloads)
     ]
     log = TrialLog(workloads, on_trials)
+    model = make_cost_model(cost_model, seed=seed, num_cores=num_cores)
     work_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ms.tune_tasks(
@@ -137,8 +140,10 @@ def tune_workloads(
         num_trials_per_iter=trials_per_iter,
         builder=make_builder(max_workers=num_cores),
         runner=make_runner(),
-        cost_model=make_cost_model(cost_model, seed=seed, num_cores=num_cores),
+        cost_model=model,
         measure_callbacks=[*ms.MeasureCallback.create("default"), log],
         task_scheduler=ms.task_scheduler.GradientBased(seed=seed),
     )
-    return TuneResult(cost_model, log.trials, time.perf_counter() - start, list(workloads))
+    cache = getattr(model, "graph_cache", None)
+    stats = {"graph_cache_hits": cache.hits, "graph_cache_misses": cache.misses} if cache else {}
+    return TuneResult(cost_model, log.trials, time.perf_counter() - start, list(workloads), stats)

@@ -33,7 +33,7 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     for r in summary["results"]:
         task = r["tasks"]["gemm-128"]
         assert task["trials"] == 8 and 0 < task["best_seconds"] < 1
-        assert len(task["curve"]) == 8
+        assert len(task["curve"]) == 8 and task["elapsed"] == sorted(task["elapsed"])
     assert (tmp_path / "demo.png").stat().st_size > 10_000
 
 

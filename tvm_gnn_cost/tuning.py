@@ -100,6 +100,7 @@ class TuneResult:
                     "trials": int(sum(t.task == task for t in self.trials)),
                     "best_seconds": self.best(task),
                     "curve": [float(x) if np.isfinite(x) else None for x in self.curve(task)],
+                    "elapsed": [round(t.elapsed, 3) for t in self.trials if t.task == task],
                 }
                 for task in self.tasks
             },

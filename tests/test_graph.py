@@ -7,9 +7,11 @@ import pytest
 
 from tvm_gnn_cost.graph import (
     EDGE_FEATURES,
+    HAS_ROW_COLUMN,
     NODE_FEATURES,
     STORE_NUM_LOOPS,
     STORE_OUTER_PROD,
+    STRUCTURE_COLUMN,
     STRUCTURE_FEATURES,
     EdgeType,
     StageGraphCache,
@@ -60,9 +62,9 @@ def test_nodes_and_dataflow_edges_match_tir(task_graphs):
 def test_store_rows_map_to_the_blocks_they_describe(task_graphs):
     """PerStoreFeature's own loop-nest features (group 5) equal the structure computed for the block."""
     _, _, graphs = task_graphs
-    prod = NODE_FEATURES - len(STRUCTURE_FEATURES) + STRUCTURE_FEATURES.index("loop_extent_prod")
-    nonunit = NODE_FEATURES - len(STRUCTURE_FEATURES) + STRUCTURE_FEATURES.index("nonunit_loops")
-    has_row = NODE_FEATURES - len(STRUCTURE_FEATURES) - 1
+    prod = STRUCTURE_COLUMN + STRUCTURE_FEATURES.index("loop_extent_prod")
+    nonunit = STRUCTURE_COLUMN + STRUCTURE_FEATURES.index("nonunit_loops")
+    has_row = HAS_ROW_COLUMN
     for graph in graphs:
         rows = graph.x[graph.x[:, has_row] > 0]
         assert len(rows) >= 1
@@ -102,8 +104,8 @@ def test_layout_rewrite_blocks_have_no_store_row():
     func = get_workload("conv2d-14x14x64").with_attr("layout_free_buffers", [1])
     context = tune_context(func, host_target(2), "conv2d-layout-free")
     candidates = sample_candidates(context, 20, seed=3)
-    has_row = NODE_FEATURES - len(STRUCTURE_FEATURES) - 1
-    prod = has_row + 1 + STRUCTURE_FEATURES.index("loop_extent_prod")
+    has_row = HAS_ROW_COLUMN
+    prod = STRUCTURE_COLUMN + STRUCTURE_FEATURES.index("loop_extent_prod")
     for cand, graph in zip(candidates, extract_stage_graphs(context, candidates)):
         assert graph.block_names[0] == "weight_global"
         assert sorted(graph.block_names) == sorted(b.name_hint for b in tir_blocks(cand.sch))

@@ -6,6 +6,7 @@ import json
 import logging
 import platform
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -43,14 +44,8 @@ def demo(
     from .tuning import COST_MODELS, tune_workloads
     from .workloads import DEMO_WORKLOADS, WORKLOADS
 
-    names = [w for w in workloads.split(",") if w] or list(DEMO_WORKLOADS)
-    chosen = [m for m in models.split(",") if m]
-    for w in names:
-        if w not in WORKLOADS:
-            raise typer.BadParameter(f"unknown workload {w!r}; known: {', '.join(WORKLOADS)}", param_hint="--workloads")
-    for m in chosen:
-        if m not in COST_MODELS:
-            raise typer.BadParameter(f"unknown cost model {m!r}; known: {', '.join(COST_MODELS)}", param_hint="--models")
+    names = _known([w for w in workloads.split(",") if w] or list(DEMO_WORKLOADS), WORKLOADS, "--workloads")
+    chosen = _known([m for m in models.split(",") if m], COST_MODELS, "--models")
     if trials < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--trials")
 
@@ -105,8 +100,7 @@ def graph(
     from .plots import draw_stage_graph
     from .workloads import WORKLOADS, get_workload
 
-    if workload not in WORKLOADS:
-        raise typer.BadParameter(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}", param_hint="WORKLOAD")
+    _known([workload], WORKLOADS, "WORKLOAD")
     context = tune_context(get_workload(workload), host_target(), workload)
     (candidate,) = sample_candidates(context, 1, seed=seed)
     (stage_graph,) = extract_stage_graphs(context, [candidate])
@@ -120,6 +114,15 @@ def graph(
     console.print(table)
     draw_stage_graph(stage_graph, out, title=f"{workload}, random schedule (seed {seed})")
     console.print(f"wrote {out}")
+
+
+def _known(values: list[str], known: Iterable[str], hint: str) -> list[str]:
+    """``values`` if each is one of ``known``; else a usage error naming the argument and the choices."""
+    known = list(known)
+    for value in values:
+        if value not in known:
+            raise typer.BadParameter(f"unknown name {value!r}; known: {', '.join(known)}", param_hint=hint)
+    return values
 
 
 def main() -> None:

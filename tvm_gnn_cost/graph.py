@@ -79,8 +79,10 @@ STRUCTURE_FEATURES: tuple[str, ...] = (
 )
 #: Node feature width: store row, has-row flag, structure.
 NODE_FEATURES = STORE_FEATURES + 1 + len(STRUCTURE_FEATURES)
-_HAS_ROW = STORE_FEATURES
-_STRUCT = STORE_FEATURES + 1
+#: Column of the has-store-row flag in a node feature row.
+HAS_ROW_COLUMN = STORE_FEATURES
+#: First column of the structural features (in :data:`STRUCTURE_FEATURES` order).
+STRUCTURE_COLUMN = STORE_FEATURES + 1
 
 
 class EdgeType(IntEnum):
@@ -328,8 +330,8 @@ def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") 
     for i, stage in enumerate(stages):
         if rows[i] is not None:
             x[i, :STORE_FEATURES] = store_rows[rows[i]]
-            x[i, _HAS_ROW] = 1.0
-        x[i, _STRUCT:] = _structure_features(stage, i, n, stages, consumers[i], len(producers[i]), params)
+            x[i, HAS_ROW_COLUMN] = 1.0
+        x[i, STRUCTURE_COLUMN:] = _structure_features(stage, i, n, stages, consumers[i], len(producers[i]), params)
 
     edge_index = np.array([(a, b) for a, b, _ in edges], dtype=np.int64).reshape(-1, 2).T
     edge_attr = np.zeros((len(edges), EDGE_FEATURES), dtype=np.float32)

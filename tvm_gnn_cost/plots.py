@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .graph import NODE_FEATURES, STRUCTURE_FEATURES, EdgeType, StageGraph
-from .tuning import TuneResult
+from typing import TYPE_CHECKING
+
+from .graph import STRUCTURE_COLUMN, STRUCTURE_FEATURES, EdgeType, StageGraph
+
+if TYPE_CHECKING:
+    from .tuning import TuneResult
 
 
 def plot_best_curves(results: Sequence[TuneResult], path: Path, *, title: str = "") -> None:
@@ -91,7 +95,7 @@ def draw_stage_graph(graph: StageGraph, path: Path, *, title: str = "") -> None:
 
 def _stage_summary(graph: StageGraph, node: int) -> str:
     """A short description of a stage's loops from its structural features."""
-    feats = dict(zip(STRUCTURE_FEATURES, graph.x[node, NODE_FEATURES - len(STRUCTURE_FEATURES):]))
+    feats = dict(zip(STRUCTURE_FEATURES, graph.x[node, STRUCTURE_COLUMN:]))
 
     def unlog(name: str) -> int:
         return round(2 ** float(feats[name]) - 1)

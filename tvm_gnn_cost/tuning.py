@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,28 +17,31 @@ from .data import mean_seconds
 from .measure import host_target, make_builder, make_runner, tune_context
 from .workloads import get_workload
 
-logger = logging.getLogger(__name__)
 
 
-def make_cost_model(name: str, *, seed: int, num_cores: int = 2) -> ms.cost_model.CostModel:
-    """A fresh cost model by name: ``gnn``, ``gnn-nomp`` (no message passing), ``xgb`` or ``random``."""
+def _gnn(seed: int, _cores: int, **config: Any) -> ms.cost_model.CostModel:
     from .cost_model import GNNCostModel
     from .model import GNNConfig
 
-    factories: dict[str, Callable[[], Any]] = {
-        "gnn": lambda: GNNCostModel(seed=seed),
-        "gnn-nomp": lambda: GNNCostModel(config=GNNConfig(num_layers=0), seed=seed),
-        "xgb": lambda: ms.cost_model.XGBModel(
-            config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=num_cores), num_tuning_cores=num_cores
-        ),
-        "random": lambda: ms.cost_model.RandomModel(seed=seed),
-    }
-    if name not in factories:
-        raise ValueError(f"unknown cost model {name!r}; choose from {', '.join(factories)}")
-    return factories[name]()
+    return GNNCostModel(config=GNNConfig(**config), seed=seed)
 
 
-COST_MODELS = ("gnn", "gnn-nomp", "xgb", "random")
+#: Cost models by name: (seed, cores) -> a fresh model. ``gnn-nomp`` has no message passing.
+COST_MODELS: dict[str, Callable[[int, int], ms.cost_model.CostModel]] = {
+    "gnn": _gnn,
+    "gnn-nomp": lambda seed, cores: _gnn(seed, cores, num_layers=0),
+    "xgb": lambda seed, cores: ms.cost_model.XGBModel(
+        config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=cores), num_tuning_cores=cores
+    ),
+    "random": lambda seed, _cores: ms.cost_model.RandomModel(seed=seed),
+}
+
+
+def make_cost_model(name: str, *, seed: int, num_cores: int = 2) -> ms.cost_model.CostModel:
+    """A fresh cost model by name (a key of :data:`COST_MODELS`)."""
+    if name not in COST_MODELS:
+        raise ValueError(f"unknown cost model {name!r}; choose from {', '.join(COST_MODELS)}")
+    return COST_MODELS[name](seed, num_cores)
 
 
 @dataclass

@@ -1,10 +1,10 @@
-# Two entry points for a fresh machine: `make demo` and `make test`.
+# Entry points for a fresh machine: `make demo`, `make test`, `make results`, `make dataset`.
 # Each creates .venv and installs the package (pinned, CPU-only) on first use.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test
+.PHONY: demo test results dataset
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,3 +17,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+# Every benchmark, then docs/results.md from their JSON (about 1.5 hours on 2 cores).
+results: $(STAMP)
+	$(PY) benchmarks/run_all.py $(ARGS)
+
+# Re-measure the committed dataset on this machine (about an hour on 2 cores; resumable).
+DATASET := data/ops-resnet50-squeezenet
+dataset: $(STAMP)
+	$(VENV)/bin/tvm-gnn-cost collect build/$(notdir $(DATASET)) --suites ops,resnet50,squeezenet --random 16 --search 16
+	tar -C build/$(notdir $(DATASET)) -cJf $(DATASET).tar.xz .

@@ -1,4 +1,4 @@
-"""The benchmark scripts run end to end on tiny budgets, so they never rot."""
+"""The benchmark scripts run end to end on tiny budgets (``run_all.py --quick``), so they never rot."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+pytestmark = pytest.mark.slow
 
 
 def load(name: str):
@@ -16,11 +20,38 @@ def load(name: str):
     return module
 
 
-def test_overhead_quick(tmp_path):
-    out = tmp_path / "overhead.json"
-    result = load("overhead").main(["--quick", "--out", str(out)])
-    saved = json.loads(out.read_text())
-    assert saved["predict_candidates"] == 256 and saved["update_candidates"] == 64
+def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("TVM_GNN_COST_CACHE", str(tmp_path / "cache"))  # the dataset archive unpacks here
+    page = load("run_all").main(["--quick", "--results", str(tmp_path)])
+
+    overhead = json.loads((tmp_path / "overhead.json").read_text())
+    assert overhead["predict_candidates"] == 256 and overhead["update_candidates"] == 64
     for key in ("predict_ratio_gnn_over_xgb", "update_ratio_gnn_over_xgb", "build_ratio_pooled_over_local"):
-        assert saved[key] > 0 and saved[key] == result[key]
-    assert saved["cpu"] and saved["versions"]["tvm"]
+        assert overhead[key] > 0
+
+    offline = json.loads((tmp_path / "offline.json").read_text())
+    assert offline["num_tasks"] == 16 and len(offline["runs"]) == 2
+    for run in offline["runs"]:
+        assert set(run["models"]) == {"gnn", "gnn-nomp", "xgb", "xgb-latency"}
+        unseen = set(run["unseen_tasks"])
+        assert len(unseen) == 4  # a quarter of the tasks, never trained on
+        for metrics in run["models"].values():
+            assert 0 <= metrics["unseen"]["pairwise_accuracy"] <= 1 and 0 < metrics["unseen"]["top5"] <= 1
+    assert offline["summary"]["xgb"]["unseen"]["mape"] is None  # XGBModel predicts no latency
+    assert offline["summary"]["gnn"]["unseen"]["mape"]["mean"] > 0
+
+    search = json.loads((tmp_path / "search.json").read_text())
+    assert len(search["tasks"]) == 2 and "gemm-512" in search["tasks"]
+    for by_model in search["runs"].values():
+        assert set(by_model) == {"gnn", "xgb", "random"}
+        for runs in by_model.values():
+            assert len(runs) == 1 and len(runs[0]["curve"]) == 8
+    gemm = search["summary"]["gemm-512"]
+    assert gemm["xgb"]["best_over_xgb_mean"] == 1.0 and gemm["xgb"]["trials_to_xgb_best"][0] <= 8
+    assert search["numpy_gemm_512"]["seconds"] > 0 and search["numpy_gemm_512"]["blas"]
+
+    text = page.read_text()
+    for heading in ("## Dataset", "## Offline prediction quality", "## Search", "## Overhead", "## Metric definitions"):
+        assert heading in text
+    for png in ("offline.png", "search.png"):
+        assert (tmp_path / png).stat().st_size > 10_000 and png in text

@@ -29,8 +29,9 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     assert [r["cost_model"] for r in summary["results"]] == ["gnn", "xgb"]
     gnn_stats = summary["results"][0]["stats"]
     # 8 trials stay in the random warm-up, so only update() built graphs: the 8 measured ones
-    assert gnn_stats == {"graph_cache_hits": 0, "graph_cache_misses": 8}
+    assert (gnn_stats["graph_cache_hits"], gnn_stats["graph_cache_misses"]) == (0, 8)
     for r in summary["results"]:
+        assert r["stats"]["cost_model_update_seconds"] > 0 and r["stats"]["cost_model_predict_seconds"] > 0
         task = r["tasks"]["gemm-128"]
         assert task["trials"] == 8 and 0 < task["best_seconds"] < 1
         assert len(task["curve"]) == 8 and task["elapsed"] == sorted(task["elapsed"])
@@ -43,3 +44,22 @@ def test_graph_command_lists_edges_and_draws(tmp_path):
     assert result.exit_code == 0, result.output
     assert "DATAFLOW" in result.output and "C_update" in result.output
     assert out.stat().st_size > 5_000
+
+
+def test_collect_writes_a_database_per_task_and_a_manifest(tmp_path):
+    args = ["collect", str(tmp_path), "--suites", "ops", "--tasks", "GMM-1", "--random", "3", "--search", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "measured 3 records" in result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["tasks"] == {"GMM-1": {"records": 3, "failed": 0}} and manifest["machine"]["cpu"]
+    assert (tmp_path / "GMM-1" / "database_tuning_record.json").read_text().count("\n") == 3
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "measured 0 records" in again.output
+
+
+def test_collect_rejects_unknown_suites_and_unmatched_tasks(tmp_path):
+    result = runner.invoke(app, ["collect", str(tmp_path), "--suites", "mobilenet"])
+    assert result.exit_code == 2 and "resnet50" in result.output
+    result = runner.invoke(app, ["collect", str(tmp_path), "--suites", "ops", "--tasks", "XYZ*"])
+    assert result.exit_code == 2 and "no task matches" in result.output

@@ -42,7 +42,7 @@ def demo(
 
     from .plots import plot_best_curves
     from .tuning import COST_MODELS, tune_workloads
-    from .workloads import DEMO_WORKLOADS, WORKLOADS
+    from .workloads import DEMO_WORKLOADS, WORKLOADS, workload_task
 
     names = _known([w for w in workloads.split(",") if w] or list(DEMO_WORKLOADS), WORKLOADS, "--workloads")
     chosen = _known([m for m in models.split(",") if m], COST_MODELS, "--models")
@@ -57,7 +57,7 @@ def demo(
             work_dir = out / f"work_{model}"
             shutil.rmtree(work_dir, ignore_errors=True)  # a fresh database: no record reused across runs
             results.append(
-                tune_workloads(names, model, trials_per_task=trials, work_dir=work_dir, seed=seed,
+                tune_workloads([workload_task(n) for n in names], model, trials_per_task=trials, work_dir=work_dir, seed=seed,
                                on_trials=lambda n, bar=bar: progress.advance(bar, n))
             )
 
@@ -85,6 +85,69 @@ def demo(
     (out / "demo.json").write_text(json.dumps(summary, indent=2))
     plot_best_curves(results, out / "demo.png", title=f"best latency vs trials ({llvm_get_system_cpu()})")
     console.print(f"wrote {out / 'demo.json'} and {out / 'demo.png'}")
+
+
+@app.command()
+def collect(
+    out: Annotated[Path, typer.Argument(help="Dataset directory: one MetaSchedule JSON database per task.")],
+    suites: Annotated[str, typer.Option(help="Comma-separated suites: ops and/or ONNX zoo models.")] = (
+        "ops,resnet50,squeezenet"),
+    tasks: Annotated[str, typer.Option(help="Comma-separated shell patterns; only tasks matching one.")] = "",
+    random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 16,
+    search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 16,
+    op_configs: Annotated[str, typer.Option(help="Shape indices of each te_workload operator (0-3).")] = "1,2",
+    seed: Annotated[int, typer.Option(help="Seed of sampling and search.")] = 1,
+) -> None:
+    """Measure schedules of a workload suite into TVM JSON databases; run again to resume."""
+    import fnmatch
+    import time
+
+    from .dataset import collect_task, machine, versions
+    from .measure import host_target, make_builder, make_runner
+    from .workloads import SUITES, suite_tasks
+
+    chosen = _known([s for s in suites.split(",") if s], SUITES, "--suites")
+    if random < 0 or search < 0 or random + search == 0:
+        raise typer.BadParameter("need a positive number of random and/or search records", param_hint="--random")
+    target = host_target()
+    with console.status("importing models and extracting tasks"):
+        found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i])
+    patterns = [p for p in tasks.split(",") if p]
+    found = [t for t in found if not patterns or any(fnmatch.fnmatch(t.name, p) for p in patterns)]
+    if not found:
+        raise typer.BadParameter(f"no task matches {tasks!r}", param_hint="--tasks")
+
+    start = time.perf_counter()
+    builder, runner = make_builder(), make_runner()
+    done, failed_tasks = [], {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        bar = progress.add_task("collecting", total=len(found) * (random + search))
+        for i, task in enumerate(found):
+            progress.update(bar, description=f"[{i + 1}/{len(found)}] {task.name}")
+            try:
+                done.append(collect_task(task, out / task.name, target, builder, runner, num_random=random,
+                                         num_search=search, seed=seed,
+                                         on_records=lambda n: progress.advance(bar, n)))
+            except Exception as err:  # noqa: BLE001 - one broken task must not end a long collection
+                logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
+                failed_tasks[task.name] = str(err)
+            progress.update(bar, completed=(i + 1) * (random + search))
+    manifest = {
+        "command": f"tvm-gnn-cost collect {out} --suites {suites} --tasks '{tasks}' --random {random} "
+                   f"--search {search} --op-configs {op_configs} --seed {seed}",
+        "machine": machine(target),
+        "versions": versions(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds_this_run": round(time.perf_counter() - start, 1),
+        "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
+        "failed_tasks": failed_tasks,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    measured = sum(p.measured for p in done)
+    console.print(f"measured {measured} records in {manifest['seconds_this_run']:.0f} s; "
+                  f"{sum(p.total for p in done)} in {out} over {len(done)} tasks"
+                  + (f"; {len(failed_tasks)} tasks failed (see {out / 'manifest.json'})" if failed_tasks else ""))
 
 
 @app.command()

@@ -157,6 +157,11 @@ class GNNCostModel(PyCostModel):
         """(score, predicted log-seconds) of stage graphs."""
         return predict_graphs(self.network, graphs)
 
+    def train_on(self, samples: list[Sample], *, epochs: int) -> float:
+        """Offline training: add samples (of any number of tasks) to the buffer and train ``epochs`` passes."""
+        self.buffer.extend(samples)
+        return self._train(epochs)
+
     def _train(self, epochs: int) -> float:
         """Train on the replay buffer (targets normalised per task by its best times)."""
         samples = list(self.buffer.samples)

@@ -23,15 +23,20 @@ class Sample:
     seconds: float | None
 
 
+#: What MetaSchedule's ``AddToDatabase`` stores as the run time of a failed build or run.
+FAILED_SECONDS = 1e10
+
+
 def mean_seconds(run_secs: Sequence[float] | None) -> float | None:
     """The median of a runner's repeat times, or None for a failed, empty or non-finite result.
 
-    Failed builds and runs are never turned into latencies; they rank below every success.
+    Failed builds and runs (including database records holding TVM's ``1e10`` marker) are
+    never turned into latencies; they rank below every success.
     """
     if not run_secs:
         return None
     value = float(np.median([float(s) for s in run_secs]))
-    return value if math.isfinite(value) and value > 0 else None
+    return value if math.isfinite(value) and 0 < value < FAILED_SECONDS else None
 
 
 def collate(graphs: Sequence[StageGraph]) -> Batch:

@@ -102,14 +102,18 @@ def make_runner(*, timeout_sec: float = 30.0, repeat: int = 1, number: int = 3) 
 
 
 def sample_candidates(
-    context: ms.TuneContext, num: int, *, seed: int = 1, max_failures: int | None = None
+    context: ms.TuneContext, num: int, *, seed: int = 1, max_rejects: int | None = None
 ) -> list[ms.MeasureCandidate]:
-    """Draw ``num`` random schedules from the task's design space, post-processed for measurement.
+    """Draw up to ``num`` distinct random schedules from the task's design space, ready to measure.
 
     Each sample replays a design-space trace with its sampling decisions dropped, so every
     tile size, compute-at location and unroll factor is drawn anew, then applies the
     space's post-processors exactly as the evolutionary search does before measuring.
+    Invalid and repeated schedules are rejected; after ``max_rejects`` (default ``20 * num``)
+    the distinct ones found so far are returned, which is fewer than ``num`` only for tasks
+    with a small design space (an element-wise op has a handful of schedules).
     """
+    import tvm_ffi
     from tvm import s_tir
     from tvm.s_tir import meta_schedule as ms
 
@@ -117,25 +121,27 @@ def sample_candidates(
     spaces = context.space_generator.generate_design_space(context.mod)
     postprocs = context.space_generator.postprocs
     args_info = ms.arg_info.ArgInfo.from_prim_func(context.mod["main"])
-    limit = max_failures if max_failures is not None else 20 * num
+    limit = max_rejects if max_rejects is not None else 20 * num
     candidates: list[ms.MeasureCandidate] = []
-    failures = 0
-    while len(candidates) < num:
+    seen: set[int] = set()
+    rejects = 0
+    while len(candidates) < num and rejects <= limit:
         space = spaces[rng.randrange(len(spaces))]
         sch = s_tir.Schedule(context.mod, seed=rng.randrange(1, 2**31 - 1))
         try:
             s_tir.schedule.Trace(space.trace.insts, {}).apply_to_schedule(sch, remove_postproc=True)
+            sch.enter_postproc()  # marks where post-processing starts, so a replay can drop it
             ok = all(postproc.apply(sch) for postproc in postprocs)
         except Exception:  # noqa: BLE001 - an invalid random decision is a rejected sample
             ok = False
-        if ok:
+        key = tvm_ffi.structural_hash(sch.mod) if ok else None
+        if ok and key not in seen:
+            seen.add(key)
             candidates.append(ms.MeasureCandidate(sch, args_info))
-            continue
-        failures += 1
-        if failures > limit:
-            raise RuntimeError(
-                f"task {context.task_name!r}: {failures} invalid samples for {len(candidates)} valid ones"
-            )
+        else:
+            rejects += 1
+    if not candidates:
+        raise RuntimeError(f"task {context.task_name!r}: no valid schedule in {rejects} random samples")
     return candidates
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .graph import STRUCTURE_COLUMN, STRUCTURE_FEATURES, EdgeType, StageGraph
@@ -15,11 +14,7 @@ if TYPE_CHECKING:
 
 def plot_best_curves(results: Sequence[TuneResult], path: Path, *, title: str = "") -> None:
     """One panel per task: best latency so far (ms, log scale) against trials, a line per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     tasks = results[0].tasks
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -32,12 +27,79 @@ def plot_best_curves(results: Sequence[TuneResult], path: Path, *, title: str = 
         ax.set_ylabel("best latency (ms)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
+    _save(fig, path, title)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the headless Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path, title: str) -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
+
+
+#: Metrics drawn by :func:`plot_metric_bars`, with their axis labels.
+BAR_METRICS = {"pairwise_accuracy": "pairwise accuracy", "kendall_tau": "Kendall tau",
+               "top1": "top-1 score", "top5": "top-5 score", "median_ape": "median APE (latency)"}
+
+
+def plot_metric_bars(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *, title: str = "") -> None:
+    """A panel per metric: a bar per model for unseen and seen tasks, mean over seeds with std error bars."""
+    import numpy as np
+
+    plt = _pyplot()
+    models = list(summary)
+    fig, axes = plt.subplots(1, len(BAR_METRICS), figsize=(3.6 * len(BAR_METRICS), 3.6), squeeze=False)
+    width = 0.38
+    for ax, (metric, label) in zip(axes[0], BAR_METRICS.items()):
+        for j, where in enumerate(("unseen", "seen")):
+            stats = [summary[m][where][metric] for m in models]
+            means = [s["mean"] if s else np.nan for s in stats]
+            stds = [s["std"] if s else 0.0 for s in stats]
+            ax.bar(np.arange(len(models)) + (j - 0.5) * width, means, width, yerr=stds, capsize=3,
+                   label=f"{where} tasks" if where == "unseen" else "seen tasks, held-out records")
+        ax.set_xticks(np.arange(len(models)), models, rotation=30, ha="right")
+        ax.set_title(label)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    _save(fig, path, title)
+
+
+def plot_seed_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], path: Path, *,
+                     title: str = "") -> None:
+    """A panel per task: median best latency over seeds against trials, a line per model, min-max band.
+
+    ``curves[task][model]`` holds one best-so-far curve (seconds) per seed.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.8), squeeze=False)
+    for ax, (task, by_model) in zip(axes[0], curves.items()):
+        for model, runs in by_model.items():
+            length = min(len(c) for c in runs)
+            ms = np.array([np.asarray(c[:length], dtype=float) for c in runs]) * 1e3
+            x = np.arange(1, length + 1)
+            ax.plot(x, np.median(ms, axis=0), label=f"{model} (median of {len(runs)})")
+            ax.fill_between(x, ms.min(axis=0), ms.max(axis=0), alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_title(task if len(task) < 40 else task[:37] + "...", fontsize=9)
+        ax.set_xlabel("trials")
+        ax.set_ylabel("best latency (ms)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, path, title)
 
 
 def draw_stage_graph(graph: StageGraph, path: Path, *, title: str = "") -> None:
@@ -47,11 +109,7 @@ def draw_stage_graph(graph: StageGraph, path: Path, *, title: str = "") -> None:
     the graph) are drawn once, dashed, on the left; DATAFLOW_REVERSE mirrors DATAFLOW and is
     not drawn. Edge labels give the number of loops the two stages share.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     styles = {
         EdgeType.DATAFLOW: ("tab:blue", "-", -0.5),
         EdgeType.LOOP_SHARED: ("tab:green", "--", 0.5),
@@ -87,10 +145,7 @@ def draw_stage_graph(graph: StageGraph, path: Path, *, title: str = "") -> None:
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path, "")
 
 
 def _stage_summary(graph: StageGraph, node: int) -> str:

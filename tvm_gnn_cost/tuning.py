@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
 from .data import mean_seconds
 from .measure import host_target, make_builder, make_runner, tune_context
-from .workloads import get_workload
-
+from .workloads import Task
 
 
 def _gnn(seed: int, _cores: int, **config: Any) -> ms.cost_model.CostModel:
@@ -42,6 +42,33 @@ def make_cost_model(name: str, *, seed: int, num_cores: int = 2) -> ms.cost_mode
     if name not in COST_MODELS:
         raise ValueError(f"unknown cost model {name!r}; choose from {', '.join(COST_MODELS)}")
     return COST_MODELS[name](seed, num_cores)
+
+
+@derived_object
+class TimedCostModel(PyCostModel):
+    """Any cost model, with the seconds spent in its ``predict`` and ``update`` added up."""
+
+    def __init__(self, inner: ms.cost_model.CostModel) -> None:
+        super().__init__()
+        self.inner = inner
+        self.seconds = {"predict": 0.0, "update": 0.0}
+
+    def load(self, path: str) -> None:
+        self.inner.load(path)
+
+    def save(self, path: str) -> None:
+        self.inner.save(path)
+
+    def update(self, context: ms.TuneContext, candidates: list, results: list) -> None:
+        start = time.perf_counter()
+        self.inner.update(context, candidates, results)
+        self.seconds["update"] += time.perf_counter() - start
+
+    def predict(self, context: ms.TuneContext, candidates: list) -> np.ndarray:
+        start = time.perf_counter()
+        scores = self.inner.predict(context, candidates)
+        self.seconds["predict"] += time.perf_counter() - start
+        return scores
 
 
 @dataclass
@@ -81,7 +108,7 @@ class TuneResult:
     trials: list[Trial]
     wall_seconds: float
     tasks: list[str] = field(default_factory=list)
-    stats: dict[str, int] = field(default_factory=dict)  # cost-model counters, e.g. graph cache hits
+    stats: dict[str, float] = field(default_factory=dict)  # cost-model seconds and counters (graph cache)
 
     def best(self, task: str) -> float | None:
         times = [t.seconds for t in self.trials if t.task == task and t.seconds is not None]
@@ -110,7 +137,7 @@ class TuneResult:
 
 
 def tune_workloads(
-    workloads: Sequence[str],
+    tasks: Sequence[Task],
     cost_model: str,
     *,
     trials_per_task: int,
@@ -120,25 +147,27 @@ def tune_workloads(
     trials_per_iter: int = 32,
     on_trials: Callable[[int], None] | None = None,
 ) -> TuneResult:
-    """Tune named workloads together under the gradient task scheduler with one cost model.
+    """Tune tasks together under the gradient task scheduler with one cost model.
 
     Every model gets the same builder, runner, target, task seeds and budget, so results of
-    different models from one call pattern are directly comparable.
+    different models from one call pattern are directly comparable. The result's ``stats``
+    include the seconds the cost model spent in ``predict`` and ``update``.
     """
     target = host_target(num_cores)
-    tasks = [
-        tune_context(get_workload(name), target, name, num_threads=num_cores, seed=seed + i)
-        for i, name in enumerate(workloads)
+    contexts = [
+        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i)
+        for i, task in enumerate(tasks)
     ]
-    log = TrialLog(workloads, on_trials)
-    model = make_cost_model(cost_model, seed=seed, num_cores=num_cores)
+    names = [task.name for task in tasks]
+    log = TrialLog(names, on_trials)
+    model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores))
     work_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ms.tune_tasks(
-        tasks=tasks,
-        task_weights=[1.0] * len(tasks),
+        tasks=contexts,
+        task_weights=[1.0] * len(contexts),
         work_dir=str(work_dir),
-        max_trials_global=trials_per_task * len(tasks),
+        max_trials_global=trials_per_task * len(contexts),
         max_trials_per_task=trials_per_task,
         num_trials_per_iter=trials_per_iter,
         builder=make_builder(max_workers=num_cores),
@@ -147,6 +176,8 @@ def tune_workloads(
         measure_callbacks=[*ms.MeasureCallback.create("default"), log],
         task_scheduler=ms.task_scheduler.GradientBased(seed=seed),
     )
-    cache = getattr(model, "graph_cache", None)
-    stats = {"graph_cache_hits": cache.hits, "graph_cache_misses": cache.misses} if cache else {}
-    return TuneResult(cost_model, log.trials, time.perf_counter() - start, list(workloads), stats)
+    stats = {f"cost_model_{k}_seconds": round(v, 3) for k, v in model.seconds.items()}
+    cache = getattr(model.inner, "graph_cache", None)
+    if cache:
+        stats |= {"graph_cache_hits": cache.hits, "graph_cache_misses": cache.misses}
+    return TuneResult(cost_model, log.trials, time.perf_counter() - start, names, stats)

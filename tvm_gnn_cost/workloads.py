@@ -1,11 +1,15 @@
-"""Named operator workloads, built from TVM's own benchmark set (``te_workload``)."""
+"""What we tune: named operator workloads, TVM's operator benchmark set, and ONNX zoo models' tasks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tvm.ir import IRModule
+    from tvm.target import Target
     from tvm.tirx import PrimFunc
 
 
@@ -58,9 +62,106 @@ WORKLOADS: dict[str, Callable[[], PrimFunc]] = {
 DEMO_WORKLOADS: tuple[str, ...] = ("gemm-256", "conv2d-28x28x128")
 
 
+@dataclass(frozen=True)
+class Task:
+    """A tuning task: a one-function ``IRModule`` (``main``), its weight in its model, where it came from."""
+
+    name: str
+    mod: IRModule
+    weight: float
+    source: str
+
+
 def get_workload(name: str) -> PrimFunc:
     """The PrimFunc of a named workload; raises ``KeyError`` naming the known ones."""
     try:
         return WORKLOADS[name]()
     except KeyError:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}") from None
+
+
+def workload_task(name: str) -> Task:
+    """A named workload as a :class:`Task` (weight 1)."""
+    from tvm import IRModule
+
+    return Task(name, IRModule({"main": get_workload(name)}), 1.0, "workloads")
+
+
+#: The models of the ONNX model zoo's "light" set that the ``onnx`` wheel ships (name -> file).
+ONNX_ZOO: dict[str, str] = {
+    name: f"light_{name}.onnx"
+    for name in ("resnet50", "squeezenet", "densenet121", "inception_v1", "inception_v2", "shufflenet",
+                 "vgg19", "bvlc_alexnet", "zfnet512")
+}
+
+#: Suites ``collect`` knows: TVM's operator benchmark set plus each zoo model's tasks.
+SUITES: tuple[str, ...] = ("ops", *ONNX_ZOO)
+
+
+def onnx_zoo_path(name: str) -> Path:
+    """The file of a zoo model shipped in the ``onnx`` package; ``KeyError`` names the known ones."""
+    import onnx
+
+    if name not in ONNX_ZOO:
+        raise KeyError(f"unknown zoo model {name!r}; known: {', '.join(ONNX_ZOO)}")
+    return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / ONNX_ZOO[name]
+
+
+def operator_tasks(configs: Sequence[int] = (1, 2)) -> list[Task]:
+    """Tasks of ``te_workload.CONFIGS`` (GEMM, conv1d/2d/3d, depthwise, ...), the given shape indices of each."""
+    from tvm import IRModule
+    from tvm.s_tir.meta_schedule.testing import te_workload
+
+    return [
+        Task(f"{family}-{i}", IRModule({"main": te_workload.create_te_workload(family, i)}), 1.0, "te_workload")
+        for family, (_, shapes) in te_workload.CONFIGS.items()
+        for i in configs
+        if i < len(shapes)
+    ]
+
+
+def prepare_for_extraction(mod: IRModule) -> IRModule:
+    """The Relax passes after which ``extract_tasks`` sees fused TIR functions (it finds none before)."""
+    import tvm
+    from tvm import relax
+
+    passes = [
+        relax.transform.DecomposeOpsForInference(),
+        relax.transform.LegalizeOps(),
+        relax.transform.AnnotateTIROpPattern(),
+        relax.transform.FoldConstant(),
+        relax.transform.FuseOps(),
+        relax.transform.FuseTIR(),
+    ]
+    return tvm.transform.Sequential(passes)(mod)
+
+
+def model_tasks(name: str, target: Target) -> list[Task]:
+    """The tuning tasks of a zoo model, imported with TVM's Relax ONNX frontend, named ``model.task``."""
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+    from tvm.s_tir import meta_schedule as ms
+
+    mod = prepare_for_extraction(from_onnx(onnx.load(onnx_zoo_path(name)), keep_params_in_input=False))
+    return [
+        Task(f"{name}.{t.task_name}", t.mod, float(t.weight), f"onnx:{name}")
+        for t in ms.relax_integration.extract_tasks(mod, target)
+    ]
+
+
+def suite_tasks(suites: Sequence[str], target: Target, *, op_configs: Sequence[int] = (1, 2)) -> list[Task]:
+    """Tasks of the named suites, without repeats: a task equal to an earlier one (structurally) is dropped."""
+    import tvm_ffi
+
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        raise KeyError(f"unknown suite {unknown[0]!r}; known: {', '.join(SUITES)}")
+    seen: set[int] = set()
+    tasks = []
+    for suite in suites:
+        for task in operator_tasks(op_configs) if suite == "ops" else model_tasks(suite, target):
+            key = tvm_ffi.structural_hash(task.mod)
+            if key not in seen:
+                seen.add(key)
+                tasks.append(task)
+    return tasks

@@ -1,0 +1,285 @@
+"""Write docs/results.md from the benchmark results (JSON) and the dataset's manifest.
+
+    .venv/bin/python benchmarks/report.py [--results benchmarks/results] [--out docs/results.md]
+
+Every number in the page comes from those files; the sentences that compare the GNN with
+XGBoost are derived from the same numbers, so they cannot drift from the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs" / "results.md"
+
+METRICS = {
+    "pairwise_accuracy": "pairwise acc.",
+    "kendall_tau": "Kendall tau",
+    "top1": "top-1",
+    "top5": "top-5",
+    "mape": "MAPE",
+    "median_ape": "median APE",
+}
+
+DEFINITIONS = """\
+## Metric definitions
+
+All ranking metrics are computed within one task (the search only compares candidates of
+one task), then averaged over tasks with equal weight, except top-k, which is TenSet's
+weighted ratio. Failed candidates (build or run errors, timeouts) have no latency: they are
+left out of the pairwise, tau and error metrics, and count as infinitely slow in top-k.
+
+- **pairwise accuracy**: over all pairs of valid candidates of a task with different measured
+  times, the fraction whose scores are ordered like their times (a tie counts one half).
+- **Kendall tau**: Kendall's tau-b between score and throughput (1 / seconds) of a task's
+  valid candidates (`scipy.stats.kendalltau`).
+- **top-k score** (TenSet): sum over tasks of weight x best measured time, divided by the sum
+  of weight x the best measured time among the k candidates the model ranks highest; 1.0 means
+  the model's top k always contain the task's best candidate. Weights are the tasks' weights
+  in their model (how often the fused kernel occurs); operator-set tasks weigh 1.
+- **MAPE / median APE**: mean / median over valid records of |predicted - measured| /
+  measured seconds. Only for models that predict a latency: the GNN (its log-latency head)
+  and the XGBoost latency regressor. TVM's XGBModel predicts per-task normalised throughput
+  and has none.
+- **final best / XGBModel's**: a search run's best measured latency divided by XGBModel's
+  in the run with the same task and seed (below 1: better than XGBModel).
+- **trials to XGBModel's best**: the first trial at which a run's best-so-far reaches the
+  final best of XGBModel's run with the same task and seed ("never" if it does not within the
+  budget). The median counts "never" as the largest value.
+- **cost-model share**: seconds inside the cost model's `predict` and `update` (timed by
+  `TimedCostModel`) divided by the run's wall time.
+"""
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def mean_std(stat: dict | None, digits: int = 3) -> str:
+    return "n/a" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def machine_line(result: dict) -> str:
+    m, v = result["machine"], result["versions"]
+    return (f"{m['cores']} cores, `llvm_get_system_cpu()` = `{m['cpu']}`, apache-tvm {v['apache-tvm']}, "
+            f"torch {v['torch']}, xgboost {v['xgboost-cpu']}, {result['date'][:10]}")
+
+
+def dataset_section(offline: dict) -> list[str]:
+    return [
+        "## Dataset",
+        "",
+        f"`{offline['dataset']}`: {offline['num_tasks']} tasks, {offline['num_records']} measured schedules "
+        f"({offline['num_failed']} failed builds or runs, kept as failures), measured on "
+        f"`{offline['measured_on']}`. How it was collected, where, and how long it took: "
+        "[data/README.md](../data/README.md).",
+        "",
+    ]
+
+
+def offline_section(offline: dict, plot: str) -> list[str]:
+    summary = offline["summary"]
+    lines = [
+        "## Offline prediction quality",
+        "",
+        f"`python benchmarks/offline.py` -> `benchmarks/results/offline.json`. Seeds {offline['seeds']}; each "
+        f"seed holds out a random {offline['unseen_fraction']:.0%} of the tasks (split by task, never by "
+        f"record): models train on the rest and are scored on the held-out tasks (**unseen**) and on a "
+        f"held-out {offline['held_record_fraction']:.0%} of the records of the training tasks (**seen**). "
+        f"GNN: {offline['gnn_epochs']} epochs. Mean ± standard deviation over seeds.",
+        "",
+    ]
+    for where in ("unseen", "seen"):
+        lines += [f"**{where} tasks**", "", "| model | " + " | ".join(METRICS.values()) + " |",
+                  "| --- |" + " ---: |" * len(METRICS)]
+        for model, stats in summary.items():
+            lines.append(f"| {model} | " + " | ".join(mean_std(stats[where][m]) for m in METRICS) + " |")
+        lines.append("")
+    lines += [f"![offline metrics]({plot})", ""]
+    lines += ["Models: `gnn` = GNNCostModel trained offline; `gnn-nomp` = the same with message passing off "
+              "(`num_layers=0`, the ablation); `xgb` = TVM's XGBModel fed task by task through `update`; "
+              "`xgb-latency` = an XGBoost regressor of log latency on the same per-store features summed per "
+              "candidate.", ""]
+    lines += ["**Reading.** " + " ".join(offline_verdicts(summary)), ""]
+    return lines
+
+
+def offline_verdicts(summary: dict) -> list[str]:
+    """Plain sentences: where the GNN beats, ties or loses to XGBModel, and whether the edges matter.
+
+    A difference no larger than the larger of the two seed spreads (standard deviations) is a tie.
+    """
+    out = []
+    if "gnn" not in summary or "xgb" not in summary:
+        return out
+    for where in ("unseen", "seen"):
+        verdicts: dict[str, list[str]] = {"beats": [], "ties with": [], "loses to": []}
+        for metric in ("pairwise_accuracy", "kendall_tau", "top1", "top5"):
+            g, x = summary["gnn"][where][metric], summary["xgb"][where][metric]
+            if g is None or x is None:
+                continue
+            diff = g["mean"] - x["mean"]
+            kind = "ties with" if abs(diff) <= max(g["std"], x["std"]) else "beats" if diff > 0 else "loses to"
+            verdicts[kind].append(f"{METRICS[metric]} {g['mean']:.3f} vs {x['mean']:.3f}")
+        said = [f"{kind} XGBModel on {', '.join(items)}" for kind, items in verdicts.items() if items]
+        out.append(f"On {where} tasks the GNN {'; '.join(said)}.")
+    if "gnn-nomp" in summary:
+        g, n = summary["gnn"]["unseen"]["pairwise_accuracy"], summary["gnn-nomp"]["unseen"]["pairwise_accuracy"]
+        delta = g["mean"] - n["mean"]
+        spread = max(g["std"], n["std"])
+        verdict = "helps" if delta > spread else "hurts" if delta < -spread else "makes no difference beyond the seed spread"
+        out.append(
+            f"Message passing {verdict}: unseen pairwise accuracy {g['mean']:.3f} with edges, {n['mean']:.3f} "
+            f"without ({delta:+.3f}; seed spread {spread:.3f})."
+        )
+    return out
+
+
+def search_section(search: dict, plot: str) -> list[str]:
+    models = list(next(iter(search["summary"].values())))
+    lines = [
+        "## Search",
+        "",
+        f"`python benchmarks/search.py` -> `benchmarks/results/search.json`. Each task tuned alone "
+        f"(`ms.tune_tasks`, {search['trials_per_run']} trials, 32 per round), once per model and seed "
+        f"{search['seeds']}, with the same `PooledBuilder`, `LocalRunner` and target. Whole benchmark: "
+        f"{search['seconds'] / 60:.0f} min.",
+        "",
+        "| task | model | best (us), per seed | final best / XGBModel's | trials to XGBModel's best | "
+        "cost-model share |",
+        "| --- | --- | --- | ---: | --- | ---: |",
+    ]
+    for task, by_model in search["summary"].items():
+        for model in models:
+            s = by_model[model]
+            best = ", ".join("failed" if b is None else f"{b * 1e6:.0f}" for b in s["best_seconds"])
+            reach = ", ".join("never" if r is None else str(r) for r in s["trials_to_xgb_best"])
+            median = s["trials_to_xgb_best_median"]
+            lines.append(
+                f"| {task} | {model} | {best} | {fmt(s['best_over_xgb_mean'])} ± {fmt(s['best_over_xgb_std'])} | "
+                f"{reach} (median {'never' if median is None else f'{median:.0f}'}) | "
+                f"{s['cost_model_time_share']:.1%} |"
+            )
+    rounds = list(range(0, search["trials_per_run"], 32))
+    guided = sum(start >= 100 for start in rounds)
+    lines += [
+        "",
+        f"![search curves]({plot})",
+        "",
+        f"Budget caveat: XGBModel predicts random scores until it holds 100 measurements "
+        f"(`num_warmup_samples`, TVM's default), so in these runs {guided} of its {len(rounds)} rounds were "
+        f"ranked by its booster; the rest were evolutionary search with random scores, like the `random` "
+        f"model. The GNN ranks with its network from its 32nd valid measurement (round 2 on).",
+        "",
+    ]
+    numpy_gemm = search["numpy_gemm_512"]
+    gemm = search["summary"].get("gemm-512")
+    if gemm:
+        lines.append(
+            f"GEMM 512x512x512 against numpy ({_blas(numpy_gemm['blas'])}: "
+            f"{numpy_gemm['seconds'] * 1e6:.0f} us, measured in the same "
+            f"run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset): tuned / numpy = "
+            + "; ".join(f"{m} " + ", ".join(fmt(r, 2) for r in gemm[m]["best_over_numpy"]) for m in models)
+            + " (per seed; below 1 is faster than numpy)."
+        )
+        lines.append("")
+    lines += ["**Reading.** " + " ".join(search_verdicts(search["summary"])), ""]
+    return lines
+
+
+def _blas(libraries: list[dict]) -> str:
+    """'openblas 0.3.31, SkylakeX kernel, 2 threads' for each BLAS numpy loaded."""
+    return "; ".join(f"{b['internal_api']} {b['version']}, {b['architecture']} kernel, {b['num_threads']} threads"
+                     for b in libraries) or "no BLAS found"
+
+
+def search_verdicts(summary: dict) -> list[str]:
+    out = []
+    ratios = [s["gnn"]["best_over_xgb_mean"] for s in summary.values() if s.get("gnn", {}).get("best_over_xgb_mean")]
+    if ratios:
+        geo = float(np.exp(np.mean(np.log(ratios))))
+        verdict = "better than" if geo < 0.99 else "worse than" if geo > 1.01 else "on par with"
+        out.append(f"Over the {len(ratios)} tasks, the GNN's final best is {verdict} XGBModel's "
+                   f"(geometric mean of the per-task ratios {geo:.3f}).")
+        for task, s in summary.items():
+            r = s["gnn"]["best_over_xgb_mean"]
+            if r and r > 1.01:
+                out.append(f"The GNN loses on {task} ({r:.3f}x XGBModel's latency).")
+    return out
+
+
+def overhead_section(overhead: dict) -> list[str]:
+    p, u = overhead["predict_seconds"], overhead["update_seconds"]
+    b = overhead["build_seconds"]
+    return [
+        "## Overhead of the cost model",
+        "",
+        f"`python benchmarks/overhead.py` -> `benchmarks/results/overhead.json` ({overhead['date'][:10]}, "
+        f"`{overhead['cpu']}`). Same {overhead['predict_candidates']} random candidates of "
+        f"{overhead['workload']} for both models, feature extraction included, median of "
+        f"{overhead['repeats']} interleaved repeats; one `update` on the same {overhead['update_candidates']} "
+        "measured candidates.",
+        "",
+        "| | GNNCostModel | XGBModel | GNN / XGB |",
+        "| --- | ---: | ---: | ---: |",
+        f"| `predict`, candidates never seen | {p['gnn']:.2f} s | {p['xgb']:.2f} s | "
+        f"**{overhead['predict_ratio_gnn_over_xgb']:.2f}** (target <= {overhead['target_predict_ratio_max']:g}) |",
+        f"| `predict`, the same again (graph cache) | {p['gnn_all_cached']:.2f} s | {p['xgb']:.2f} s | "
+        f"{overhead['predict_ratio_gnn_all_cached_over_xgb']:.2f} |",
+        f"| `update` | {u['gnn']:.2f} s | {u['xgb']:.2f} s | {overhead['update_ratio_gnn_over_xgb']:.2f} |",
+        "",
+        f"TVM's C++ `PerStoreFeature` extraction alone takes {p['store_features']:.2f} s of the GNN's "
+        f"{p['gnn']:.2f} s. Building {overhead['build_batches']}: TVM's `LocalBuilder` {b['local_builder']:.1f} s, "
+        f"`PooledBuilder` {b['pooled_builder']:.1f} s ({overhead['build_ratio_pooled_over_local']:.2f}x).",
+        "",
+    ]
+
+
+def render(results_dir: Path, out: Path) -> str:
+    """The results page for the JSON files in ``results_dir``, with plot links relative to ``out``."""
+    load = lambda name: json.loads((results_dir / f"{name}.json").read_text())  # noqa: E731
+    plot = lambda name: os.path.relpath(results_dir / f"{name}.png", out.parent)  # noqa: E731
+    offline, search, overhead = load("offline"), load("search"), load("overhead")
+    lines = [
+        "# Results",
+        "",
+        "Generated by `make results` (`benchmarks/report.py`) from `benchmarks/results/*.json`; do not edit "
+        "by hand. The machines are shared and noisy: compare numbers from one run, not across runs.",
+        "",
+        f"Offline benchmark: {machine_line(offline)}. Search benchmark: {machine_line(search)}.",
+        "",
+        "**Is the GNN better than TVM's XGBoost model on the same machine, tasks and budget?** "
+        + " ".join(offline_verdicts(offline["summary"])[:2] + search_verdicts(search["summary"])[:1]),
+        "",
+        *dataset_section(offline),
+        *offline_section(offline, plot("offline")),
+        *search_section(search, plot("search")),
+        *overhead_section(overhead),
+        DEFINITIONS,
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=DOCS)
+    args = parser.parse_args(argv)
+    text = render(args.results, args.out)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+    return args.out
+
+
+if __name__ == "__main__":
+    main()

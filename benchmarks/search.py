@@ -1,0 +1,181 @@
+"""Search: tune the same tasks with the GNN, TVM's XGBModel and a random model, same budget and seeds.
+
+Tasks: ResNet-50's heaviest convolution tasks (by task weight x FLOPs, from the ONNX zoo file
+in the ``onnx`` package) and a 512x512x512 GEMM. Each (task, model, seed) is a separate
+``ms.tune_tasks`` run with the same builder, runner, target and trial budget. Reports:
+
+- best-latency-versus-trials curves (PNG, median over seeds with min-max band);
+- each model's final best latency relative to XGBModel's (same task and seed);
+- the trials each model needs to reach XGBModel's final best (same task and seed);
+- the share of tuning time spent in the cost model's predict and update;
+- for the GEMM, the ratio to numpy's time for the same product, measured in the same run in a
+  child process with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
+
+    .venv/bin/python benchmarks/search.py [--quick] [--trials 128] [--seeds 1 2 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from tvm_gnn_cost import host_target
+from tvm_gnn_cost.dataset import machine, versions
+from tvm_gnn_cost.plots import plot_seed_curves
+from tvm_gnn_cost.tuning import tune_workloads
+from tvm_gnn_cost.workloads import Task, model_tasks, workload_task
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = ("gnn", "xgb", "random")
+GEMM = "gemm-512"
+
+NUMPY_GEMM = """
+import json, time, numpy as np
+n = {n}
+a, b = np.random.default_rng(0).random((2, n, n), dtype=np.float32)
+a @ b
+times = []
+for _ in range(7):
+    start = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    times.append((time.perf_counter() - start) / 10)
+from threadpoolctl import threadpool_info
+blas = [{{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}}
+        for p in threadpool_info() if p["user_api"] == "blas"]
+print(json.dumps({{"seconds": float(np.median(times)), "blas": blas}}))
+"""
+
+
+def heaviest_convolutions(count: int) -> list[Task]:
+    """ResNet-50's conv tasks with the largest weight x FLOPs (the time they take in the model)."""
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    convs = [t for t in model_tasks("resnet50", host_target()) if "conv2d" in t.name]
+    return sorted(convs, key=lambda t: -t.weight * estimate_tir_flops(t.mod))[:count]
+
+
+def numpy_gemm_seconds(n: int) -> dict:
+    """numpy's float32 n x n x n matmul time, in a child process without the OpenBLAS overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    out = subprocess.run([sys.executable, "-c", NUMPY_GEMM.format(n=n)], env=env, capture_output=True,
+                         text=True, check=True)
+    result = json.loads(out.stdout)
+    result["unset_in_parent"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                                 if k in os.environ}
+    return result
+
+
+def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
+    """The first trial (1-based) whose best-so-far is at most ``goal``; None if never."""
+    for i, best in enumerate(curve):
+        if best is not None and best <= goal:
+            return i + 1
+    return None
+
+
+def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict:
+    """Per task and model: best latency relative to XGBModel's, trials to reach it, cost-model share."""
+    summary: dict = {}
+    for task, by_model in runs.items():
+        xgb_best = [r["best_seconds"] for r in by_model["xgb"]]
+        summary[task] = {}
+        for model, seeds in by_model.items():
+            ratios = [r["best_seconds"] / x for r, x in zip(seeds, xgb_best) if r["best_seconds"] and x]
+            reach = [trials_to_reach(r["curve"], x) for r, x in zip(seeds, xgb_best) if x]
+            share = [r["cost_model_seconds"] / r["wall_seconds"] for r in seeds]
+            summary[task][model] = {
+                "best_seconds": [r["best_seconds"] for r in seeds],
+                "best_over_xgb_mean": float(np.mean(ratios)) if ratios else None,
+                "best_over_xgb_std": float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0,
+                "trials_to_xgb_best": reach,
+                "trials_to_xgb_best_median": _median_trials(reach),
+                "cost_model_time_share": float(np.mean(share)),
+                "wall_seconds_mean": float(np.mean([r["wall_seconds"] for r in seeds])),
+            }
+    return summary
+
+
+def _median_trials(values: list[int | None]) -> float | None:
+    """Median trials, a run that never got there counting as infinitely many; None if the median did not."""
+    median = float(np.median([np.inf if v is None else v for v in values])) if values else np.inf
+    return median if np.isfinite(median) else None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=128, help="measured trials per task and run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
+    parser.add_argument("--quick", action="store_true", help="8 trials, 1 seed, 1 conv")
+    parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, "
+                        "or results/quick/search.json with --quick)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.trials, args.seeds, args.convs = 8, args.seeds[:1], 1
+    out = args.out or RESULTS / ("quick" if args.quick else "") / "search.json"
+    logging.basicConfig(level=logging.WARNING)
+
+    start = time.perf_counter()
+    tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
+    runs: dict[str, dict[str, list[dict]]] = {t.name: {m: [] for m in args.models} for t in tasks}
+    with tempfile.TemporaryDirectory() as work:
+        for seed in args.seeds:
+            for task in tasks:
+                for model in args.models:
+                    result = tune_workloads([task], model, trials_per_task=args.trials,
+                                            work_dir=Path(work) / f"{task.name}-{model}-{seed}", seed=seed)
+                    record = result.to_json()["tasks"][task.name]
+                    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
+                    runs[task.name][model].append({
+                        "seed": seed,
+                        "best_seconds": record["best_seconds"],
+                        "curve": record["curve"],
+                        "wall_seconds": round(result.wall_seconds, 2),
+                        "cost_model_seconds": round(cost_seconds, 2),
+                        "stats": result.stats,
+                    })
+                    best = record["best_seconds"]
+                    print(f"seed {seed} {task.name[:40]:40s} {model:7s} best "
+                          f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s")
+    numpy_gemm = numpy_gemm_seconds(512)
+    summary = summarize(runs)
+    for stats in summary[GEMM].values():
+        stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
+
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(host_target()),
+        "versions": versions(),
+        "trials_per_run": args.trials,
+        "seeds": args.seeds,
+        "tasks": {t.name: {"weight": t.weight, "source": t.source} for t in tasks},
+        "numpy_gemm_512": numpy_gemm,
+        "summary": summary,
+        "runs": runs,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    curves = {task: {model: [[np.inf if x is None else x for x in r["curve"]] for r in seeds]
+                     for model, seeds in by_model.items()}
+              for task, by_model in runs.items()}
+    plot_seed_curves(curves, out.with_suffix(".png"),
+                     title=f"best latency vs trials, {len(args.seeds)} seeds ({result['machine']['cpu']})")
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,11 @@ _EXPORTS = {
     "make_runner": "measure",
     "sample_candidates": "measure",
     "measure_candidates": "measure",
+    "Task": "workloads",
+    "suite_tasks": "workloads",
+    "collect_task": "dataset",
+    "load_dataset": "dataset",
+    "TimedCostModel": "tuning",
 }
 
 __all__ = sorted(_EXPORTS)

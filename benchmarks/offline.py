@@ -19,7 +19,6 @@ and offline.png.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from tvm.s_tir import meta_schedule as ms
 
 from tvm_gnn_cost import GNNCostModel, GNNConfig, TrainConfig, host_target
 from tvm_gnn_cost.data import FAILED_SECONDS, Sample
-from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions
+from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions, write_json
 from tvm_gnn_cost.graph import StageGraph
 from tvm_gnn_cost.metrics import TaskPrediction, summarize
 from tvm_gnn_cost.plots import plot_metric_bars
@@ -235,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_json(out, result)
     plot_metric_bars(result["summary"], out.with_suffix(".png"),
                      title=f"offline prediction quality, {len(args.seeds)} seeds ({result['machine']['cpu']})")
     print(f"wrote {out} and {out.with_suffix('.png')}")

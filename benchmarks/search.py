@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import host_target
-from tvm_gnn_cost.dataset import machine, versions
+from tvm_gnn_cost.dataset import machine, versions, write_json
 from tvm_gnn_cost.plots import plot_seed_curves
 from tvm_gnn_cost.tuning import tune_workloads
 from tvm_gnn_cost.workloads import Task, model_tasks, workload_task
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_json(out, result)
     curves = {task: {model: [[np.inf if x is None else x for x in r["curve"]] for r in seeds]
                      for model, seeds in by_model.items()}
               for task, by_model in runs.items()}

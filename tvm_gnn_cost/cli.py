@@ -56,8 +56,9 @@ def demo(
             bar = progress.add_task(f"tuning with {model}", total=trials * len(names))
             work_dir = out / f"work_{model}"
             shutil.rmtree(work_dir, ignore_errors=True)  # a fresh database: no record reused across runs
+            tasks = [workload_task(name) for name in names]
             results.append(
-                tune_workloads([workload_task(n) for n in names], model, trials_per_task=trials, work_dir=work_dir, seed=seed,
+                tune_workloads(tasks, model, trials_per_task=trials, work_dir=work_dir, seed=seed,
                                on_trials=lambda n, bar=bar: progress.advance(bar, n))
             )
 
@@ -102,7 +103,7 @@ def collect(
     import fnmatch
     import time
 
-    from .dataset import collect_task, machine, versions
+    from .dataset import collect_task, machine, versions, write_json
     from .measure import host_target, make_builder, make_runner
     from .workloads import SUITES, suite_tasks
 
@@ -143,7 +144,7 @@ def collect(
         "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
         "failed_tasks": failed_tasks,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_json(out / "manifest.json", manifest)
     measured = sum(p.measured for p in done)
     console.print(f"measured {measured} records in {manifest['seconds_this_run']:.0f} s; "
                   f"{sum(p.total for p in done)} in {out} over {len(done)} tasks"

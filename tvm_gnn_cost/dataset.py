@@ -126,7 +126,7 @@ def collect_task(
         info["search_exhausted"] = measured < search_trials
     _write_info(task_dir, info)
     records = db.get_all_tuning_records()
-    failed = sum(_is_failure(r.run_secs) for r in records)
+    failed = sum(mean_seconds(r.run_secs) is None for r in records)
     return TaskProgress(task.name, len(records) - done_before, len(records), failed)
 
 
@@ -179,10 +179,6 @@ def _record(
     return ms.database.TuningRecord(candidate.sch.trace, workload, run_secs, target, candidate.args_info)
 
 
-def _is_failure(run_secs: Sequence[float] | None) -> bool:
-    return not run_secs or any(float(s) >= FAILED_SECONDS for s in run_secs)
-
-
 def _task_info(task: Task, target: Target, seed: int) -> dict:
     return {
         "name": task.name,
@@ -204,10 +200,14 @@ def _read_info(task_dir: Path) -> dict | None:
 
 
 def _write_info(task_dir: Path, info: dict) -> None:
-    """Write ``task.json`` atomically (a temporary file renamed over the old one)."""
-    tmp = task_dir / f".{TASK_FILE}.tmp"
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, task_dir / TASK_FILE)
+    write_json(task_dir / TASK_FILE, info)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically: a temporary file beside ``path``, renamed over it, so a kill never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 @dataclass

@@ -18,11 +18,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
 
-# Every benchmark, then docs/results.md from their JSON (about 1.5 hours on 2 cores).
+# Every benchmark, then docs/results.md from their JSON (about an hour on 2 cores).
 results: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
 
-# Re-measure the committed dataset on this machine (about an hour on 2 cores; resumable).
+# Re-measure the committed dataset on this machine (about 46 minutes on 2 cores; resumable).
 DATASET := data/ops-resnet50-squeezenet
 dataset: $(STAMP)
 	$(VENV)/bin/tvm-gnn-cost collect build/$(notdir $(DATASET)) --suites ops,resnet50,squeezenet --random 16 --search 16

@@ -1,16 +1,18 @@
-# Entry points for a fresh machine: `make demo`, `make test`, `make results`, `make dataset`.
+# Entry points for a fresh machine: `make install`, `make demo`, `make test`, `make results`, `make dataset`.
 # Each creates .venv and installs the package (pinned, CPU-only) on first use.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test results dataset
+.PHONY: install demo test results dataset
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/tvm-gnn-cost demo $(ARGS)

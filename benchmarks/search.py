@@ -33,7 +33,7 @@ from tvm_gnn_cost import host_target
 from tvm_gnn_cost.dataset import machine, versions, write_json
 from tvm_gnn_cost.plots import plot_seed_curves
 from tvm_gnn_cost.tuning import tune_workloads
-from tvm_gnn_cost.workloads import Task, model_tasks, workload_task
+from tvm_gnn_cost.workloads import Task, heaviest_first, model_tasks, workload_task
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("gnn", "xgb", "random")
@@ -59,10 +59,7 @@ print(json.dumps({{"seconds": float(np.median(times)), "blas": blas}}))
 
 def heaviest_convolutions(count: int) -> list[Task]:
     """ResNet-50's conv tasks with the largest weight x FLOPs (the time they take in the model)."""
-    from tvm.s_tir.analysis import estimate_tir_flops
-
-    convs = [t for t in model_tasks("resnet50", host_target()) if "conv2d" in t.name]
-    return sorted(convs, key=lambda t: -t.weight * estimate_tir_flops(t.mod))[:count]
+    return heaviest_first([t for t in model_tasks("resnet50", host_target()) if "conv2d" in t.name])[:count]
 
 
 def numpy_gemm_seconds(n: int) -> dict:

@@ -31,3 +31,44 @@ def measured_gemm(make_context):
     seconds = np.array([mean_seconds(r.run_secs) or np.nan for r in results])
     assert np.isfinite(seconds).sum() >= 80, [r.error_msg for r in results if r.error_msg][:2]
     return context, candidates, results, seconds
+
+
+def write_small_cnn(path, *, batch: int | str = 1, seed: int = 0):
+    """A small real CNN as an ONNX file: conv 3x3 + bias + ReLU, global average pool, dense (Gemm).
+
+    ``batch`` may be a name (``"N"``) to make the batch dimension dynamic.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = {
+        "conv_w": rng.standard_normal((16, 3, 3, 3)).astype("float32") * 0.2,
+        "conv_b": rng.standard_normal(16).astype("float32") * 0.1,
+        "fc_w": rng.standard_normal((10, 16)).astype("float32") * 0.2,
+        "fc_b": rng.standard_normal(10).astype("float32") * 0.1,
+    }
+    nodes = [
+        helper.make_node("Conv", ["image", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"]),
+        helper.make_node("GlobalAveragePool", ["relu"], ["pool"]),
+        helper.make_node("Flatten", ["pool"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "small_cnn",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 10])],
+        [numpy_helper.from_array(w, name) for name, w in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def small_cnn(tmp_path):
+    """Path of a small CNN ONNX file with static shapes."""
+    return write_small_cnn(tmp_path / "small_cnn.onnx")

@@ -63,3 +63,24 @@ def test_collect_rejects_unknown_suites_and_unmatched_tasks(tmp_path):
     assert result.exit_code == 2 and "resnet50" in result.output
     result = runner.invoke(app, ["collect", str(tmp_path), "--suites", "ops", "--tasks", "XYZ*"])
     assert result.exit_code == 2 and "no task matches" in result.output
+
+
+def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
+    cases = [
+        (["resnet5"], "MODEL", "nor a zoo model (resnet50, squeezenet"),
+        ([str(small_cnn), "--cost-model", "lightgbm"], "--cost-model", "known: gnn, gnn-nomp, xgb, random"),
+        ([str(small_cnn), "--input-shape", "image:1,3,64,64"], "--input-shape", "does not fit"),
+        ([str(small_cnn), "--rpc-key", "cpu"], "--rpc-key", "give both --rpc-tracker and --rpc-key"),
+        ([str(small_cnn), "--rpc-tracker", "localhost", "--rpc-key", "cpu"], "--rpc-tracker", "is not HOST:PORT"),
+        ([str(small_cnn), "--target", "{llvm"], "--target", "Expecting property name"),
+        ([str(small_cnn), "--trials", "0"], "--trials", "at least 1"),
+    ]
+    for args, hint, message in cases:
+        result = runner.invoke(app, ["tune", *args, "--work-dir", str(tmp_path)])
+        text = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
+        assert result.exit_code == 2, (args, result.output)
+        assert hint in text and message in text, (args, result.output)
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"\x08\x07garbage")
+    result = runner.invoke(app, ["tune", str(bad)])
+    assert result.exit_code == 2 and "not a valid ONNX model" in result.output

@@ -3,6 +3,7 @@
 Public API (imported lazily, so builder workers that only need :func:`build_module` stay fast)::
 
     from tvm_gnn_cost import GNNCostModel, host_target, make_builder, make_runner
+    from tvm_gnn_cost import tune_onnx, tune_torch  # whole models
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ _EXPORTS = {
     "collect_task": "dataset",
     "load_dataset": "dataset",
     "TimedCostModel": "tuning",
+    "SkipMeasured": "tuning",
+    "rpc_config": "measure",
+    "load_onnx": "frontends",
+    "from_torch": "frontends",
+    "ModelImportError": "frontends",
+    "tune_onnx": "model_tuning",
+    "tune_torch": "model_tuning",
+    "tune_model": "model_tuning",
+    "ModelTuneResult": "model_tuning",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,9 +6,9 @@ import json
 import logging
 import platform
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from tvm.target import Target
+
+T = TypeVar("T")
 app = typer.Typer(help="A graph-neural-network cost model for TVM MetaSchedule.", no_args_is_help=True)
 console = Console()
 
@@ -152,6 +156,86 @@ def collect(
 
 
 @app.command()
+def tune(
+    model: Annotated[Path, typer.Argument(help="ONNX model file, or the name of an ONNX zoo model shipped in "
+                                          "the onnx package (resnet50, squeezenet, ...).")],
+    trials: Annotated[int, typer.Option(help="Measured candidates in all (over all tasks and runs of the work dir).")
+                      ] = 1000,
+    cost_model: Annotated[str, typer.Option(help="gnn, gnn-nomp, xgb or random.")] = "gnn",
+    work_dir: Annotated[Path | None, typer.Option(help="Tuning database, logs, cost model and summary; "
+                                                  "run again to resume. Default: MODEL-tuning/")] = None,
+    input_shape: Annotated[list[str] | None, typer.Option(help="NAME:D1,D2,... for an input whose shape in the "
+                                                          "file is dynamic; repeat per input.")] = None,
+    rpc_tracker: Annotated[str, typer.Option(help="HOST:PORT of a TVM RPC tracker: measure on its devices.")] = "",
+    rpc_key: Annotated[str, typer.Option(help="Device key registered with the RPC tracker.")] = "",
+    target: Annotated[str, typer.Option(help="TVM target as JSON (default: this machine's CPU), e.g. for RPC "
+                                        "devices: '{\"kind\": \"llvm\", \"mcpu\": \"znver3\", \"num-cores\": 4}'")] = "",
+    seed: Annotated[int, typer.Option(help="Seed of the cost model, the search and the random inputs.")] = 1,
+    trials_per_iter: Annotated[int, typer.Option(help="Candidates a task measures per scheduler round.")] = 32,
+) -> None:
+    """Tune an ONNX model's tasks, compile it with the best schedules, check it and time it end to end."""
+    from .frontends import InputShapeError, ModelImportError, load_onnx, parse_input_shapes
+    from .measure import rpc_config
+    from .model_tuning import TOLERANCE, WorkDirError, tune_model
+    from .tuning import COST_MODELS
+    from .workloads import ONNX_ZOO, onnx_zoo_path
+
+    _known([cost_model], COST_MODELS, "--cost-model")
+    if trials < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--trials")
+    if bool(rpc_tracker) != bool(rpc_key):
+        raise typer.BadParameter("give both --rpc-tracker and --rpc-key, or neither", param_hint="--rpc-key")
+    rpc = _checked(lambda: rpc_config(rpc_tracker, rpc_key), "--rpc-tracker") if rpc_tracker else None
+    tvm_target = _checked(lambda: _target(target), "--target") if target else None
+    shapes = _checked(lambda: parse_input_shapes(input_shape or []), "--input-shape")
+    if not model.exists():
+        if str(model) not in ONNX_ZOO:
+            raise typer.BadParameter(f"{model}: no such file, nor a zoo model ({', '.join(ONNX_ZOO)})",
+                                     param_hint="MODEL")
+        name, model = str(model), onnx_zoo_path(str(model))
+    else:
+        name = model.stem
+    with console.status(f"importing {model}"):
+        try:
+            imported = load_onnx(model, shapes)
+        except ModelImportError as err:
+            hint = "--input-shape" if isinstance(err, InputShapeError) else "MODEL"
+            raise typer.BadParameter(str(err), param_hint=hint) from None
+    imported.name = name
+    work_dir = work_dir or Path(f"{name}-tuning")
+    result = _checked(lambda: tune_model(imported, work_dir, trials=trials, cost_model=cost_model,
+                                         target=tvm_target, rpc=rpc, seed=seed, trials_per_iter=trials_per_iter),
+                      "--work-dir", only=WorkDirError)
+
+    table = Table(title=f"{result.model}: {sum(t.trials for t in result.tasks)} trials "
+                        f"({sum(t.new_trials for t in result.tasks)} this run, {result.tuning_seconds:.0f} s) "
+                        f"with {cost_model}")
+    for column in ("task", "weight", "trials", "best (us)"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for t in result.tasks:
+        best = f"{t.best_seconds * 1e6:.1f}" if t.best_seconds else "-"
+        table.add_row(t.name, f"{t.weight:g}", str(t.trials), best)
+    console.print(table)
+    e2e = Table(title="end-to-end latency (median)")
+    for column in ("", "ms", "vs tuned"):
+        e2e.add_column(column, justify="right")
+    e2e.add_row("TVM untuned", f"{result.untuned_seconds * 1e3:.3f}", f"{result.speedup:.2f}x slower")
+    e2e.add_row("TVM tuned", f"{result.tuned_seconds * 1e3:.3f}", "")
+    if result.onnxruntime_seconds:
+        ratio = result.onnxruntime_seconds / result.tuned_seconds
+        e2e.add_row("onnxruntime", f"{result.onnxruntime_seconds * 1e3:.3f}",
+                    f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster")
+    console.print(e2e)
+    check = f"{result.reference} (rtol {TOLERANCE['rtol']:g}, atol {TOLERANCE['atol']:g}; " \
+            f"max abs error {result.max_abs_error:.2e})"
+    console.print(f"wrote {work_dir / 'summary.json'}")
+    if not result.outputs_match:
+        console.print(f"[red]the tuned model's outputs do not match {check}")
+        raise typer.Exit(1)
+    console.print(f"outputs match {check}")
+
+
+@app.command()
 def graph(
     workload: Annotated[str, typer.Argument(help="Workload name, e.g. conv2d-bias-relu-14x14x64.")],
     seed: Annotated[int, typer.Option(help="Seed of the random schedule drawn from the design space.")] = 1,
@@ -187,6 +271,21 @@ def _known(values: list[str], known: Iterable[str], hint: str) -> list[str]:
         if value not in known:
             raise typer.BadParameter(f"unknown name {value!r}; known: {', '.join(known)}", param_hint=hint)
     return values
+
+
+def _checked(make: Callable[[], T], hint: str, only: type[Exception] = Exception) -> T:
+    """``make()``, with an error of type ``only`` turned into a usage error on argument ``hint``."""
+    try:
+        return make()
+    except only as err:  # noqa: BLE001 - re-raised as a usage error naming the argument
+        raise typer.BadParameter(str(err), param_hint=hint) from None
+
+
+def _target(text: str) -> Target:
+    """A TVM target from its JSON form."""
+    import tvm
+
+    return tvm.target.Target(json.loads(text))
 
 
 def main() -> None:

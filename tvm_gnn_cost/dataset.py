@@ -32,7 +32,7 @@ import numpy as np
 
 from .data import FAILED_SECONDS, mean_seconds
 from .measure import measure_candidates, sample_candidates, tune_context
-from .tuning import TrialLog
+from .tuning import SkipMeasured, TrialLog, replay_records
 
 if TYPE_CHECKING:
     from tvm.ir import IRModule
@@ -143,14 +143,13 @@ def _search(
     """Measure ``trials`` candidates picked by evolutionary search; returns how many it found."""
     from tvm.s_tir import meta_schedule as ms
 
-    context = tune_context(task.mod, target, task.name, seed=seed)
     model = ms.cost_model.XGBModel(
         config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=os.cpu_count()), num_warmup_samples=0
     )
-    records = db.get_all_tuning_records()
-    if records:  # the search starts from what the random samples taught it
-        model.update(context, [r.as_measure_candidate() for r in records],
-                     [ms.runner.RunnerResult(r.run_secs, None) for r in records])
+    measured: set[int] = set()
+    context = tune_context(task.mod, target, task.name, seed=seed, search_strategy=SkipMeasured(measured))
+    # the search starts from what the random samples taught it, and never re-measures them
+    measured |= replay_records(model, context, db.get_all_tuning_records())
     log = TrialLog([task.name], on_records)
     with tempfile.TemporaryDirectory() as work_dir:  # tune_tasks logs there; records go to ``db``
         ms.tune_tasks(

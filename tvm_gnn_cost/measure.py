@@ -93,12 +93,62 @@ def make_builder(*, max_workers: int | None = None, timeout_sec: float = 60.0) -
     return PooledBuilder(max_workers=max_workers, timeout_sec=timeout_sec)
 
 
-def make_runner(*, timeout_sec: float = 30.0, repeat: int = 1, number: int = 3) -> ms.runner.LocalRunner:
-    """A ``LocalRunner`` that times each candidate ``number`` x ``repeat`` times (>= 50 ms total)."""
+def make_runner(
+    *, timeout_sec: float = 30.0, repeat: int = 1, number: int = 3, rpc: ms.runner.RPCConfig | None = None
+) -> ms.runner.Runner:
+    """A runner that times each candidate ``number`` x ``repeat`` times (>= 50 ms total).
+
+    Locally a ``LocalRunner``; with ``rpc`` (see :func:`rpc_config`) an ``RPCRunner`` that
+    measures on the devices registered with a TVM RPC tracker, one session per device.
+    """
     from tvm.s_tir import meta_schedule as ms
 
     config = ms.runner.EvaluatorConfig(number=number, repeat=repeat, min_repeat_ms=50)
-    return ms.runner.LocalRunner(timeout_sec=timeout_sec, evaluator_config=config)
+    if rpc is None:
+        return ms.runner.LocalRunner(timeout_sec=timeout_sec, evaluator_config=config)
+    return ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=config, max_workers=rpc_servers(rpc))
+
+
+def rpc_config(tracker: str, key: str, *, timeout_sec: float = 10.0) -> ms.runner.RPCConfig:
+    """The RPC settings for ``HOST:PORT`` and ``key``, checked: the tracker answers and has servers under ``key``.
+
+    Raises ``ValueError`` saying what to start or fix otherwise.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    host, sep, port = tracker.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"RPC tracker {tracker!r} is not HOST:PORT")
+    config = ms.runner.RPCConfig(tracker_host=host, tracker_port=int(port), tracker_key=key,
+                                 session_timeout_sec=int(timeout_sec))
+    rpc_servers(config)
+    return config
+
+
+def rpc_servers(config: ms.runner.RPCConfig) -> int:
+    """How many servers the tracker has under the config's key (at least one, else ``ValueError``)."""
+    import socket
+
+    from tvm import rpc
+
+    address = f"{config.tracker_host}:{config.tracker_port}"
+    try:  # a plain connection first: TVM's client retries for a minute in a thread that outlives the error
+        socket.create_connection((config.tracker_host, config.tracker_port), config.session_timeout_sec).close()
+    except OSError as err:
+        raise ValueError(f"cannot reach the RPC tracker at {address} ({err.strerror or err}); start one with "
+                         f"`python -m tvm.exec.rpc_tracker --host HOST --port PORT`") from None
+    tracker = rpc.connect_tracker(config.tracker_host, config.tracker_port)
+    try:
+        summary = tracker.summary()
+    finally:
+        tracker.close()
+    keys = [info.get("key", "").removeprefix("server:") for info in summary.get("server_info", [])]
+    servers = keys.count(config.tracker_key)
+    if not servers:
+        raise ValueError(f"the RPC tracker at {address} has no server under key {config.tracker_key!r} "
+                         f"(keys: {', '.join(sorted(set(keys))) or 'none'}); start one with `python -m "
+                         f"tvm.exec.rpc_server --tracker {address} --key {config.tracker_key}`")
+    return servers
 
 
 def sample_candidates(
@@ -180,15 +230,17 @@ def _remove_artifact(path: str) -> None:
     shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
-def tune_context(mod: Any, target: Target, name: str, *, num_threads: int = 2, seed: int = 1) -> ms.TuneContext:
-    """A CPU tuning context with MetaSchedule's default space and evolutionary search."""
+def tune_context(
+    mod: Any, target: Target, name: str, *, num_threads: int = 2, seed: int = 1, search_strategy: Any = "evolutionary"
+) -> ms.TuneContext:
+    """A CPU tuning context with MetaSchedule's default space and (by default) evolutionary search."""
     from tvm.s_tir import meta_schedule as ms
 
     return ms.TuneContext(
         mod=mod,
         target=target,
         space_generator="post-order-apply",
-        search_strategy="evolutionary",
+        search_strategy=search_strategy,
         task_name=name,
         num_threads=num_threads,
         rand_state=seed,

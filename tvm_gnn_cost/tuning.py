@@ -13,6 +13,7 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
 from .data import mean_seconds
 from .measure import host_target, make_builder, make_runner, tune_context
@@ -69,6 +70,74 @@ class TimedCostModel(PyCostModel):
         scores = self.inner.predict(context, candidates)
         self.seconds["predict"] += time.perf_counter() - start
         return scores
+
+
+@derived_object
+class SkipMeasured(PySearchStrategy):
+    """MetaSchedule's evolutionary search that never proposes a schedule measured before.
+
+    ``EvolutionarySearch`` seeds each round with the database's best records but only
+    remembers what it measured itself, so a resumed run re-measures the best schedules of
+    the last one (and ``collect``'s search phase re-measured random samples). This wrapper
+    drops candidates whose module (structural hash) is in ``measured``; the inner search
+    only counts what was actually measured against its budget.
+
+    Args:
+        measured: structural hashes of the scheduled modules already measured.
+        max_empty_rounds: rounds in a row that only proposed measured schedules before the
+            task is declared exhausted.
+    """
+
+    def __init__(self, measured: set[int], *, max_empty_rounds: int = 8,
+                 inner: ms.search_strategy.SearchStrategy | None = None) -> None:
+        super().__init__()
+        self.measured = measured
+        self.max_empty_rounds = max_empty_rounds
+        self.inner = inner if inner is not None else ms.search_strategy.EvolutionarySearch()
+        self.skipped = 0
+
+    def _initialize_with_tune_context(self, context: ms.TuneContext) -> None:
+        self.inner._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
+                   cost_model: Any = None) -> None:
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+
+    def post_tuning(self) -> None:
+        self.inner.post_tuning()
+
+    def generate_measure_candidates(self) -> list[ms.MeasureCandidate] | None:
+        import tvm_ffi
+
+        for _ in range(self.max_empty_rounds):
+            batch = self.inner.generate_measure_candidates()
+            if batch is None:
+                return None
+            fresh = [c for c in batch if tvm_ffi.structural_hash(c.sch.mod) not in self.measured]
+            self.skipped += len(batch) - len(fresh)
+            if fresh:
+                return fresh
+        return None
+
+    def notify_runner_results(self, measure_candidates: list, results: list) -> None:
+        self.inner.notify_runner_results(measure_candidates, results)
+
+    def clone(self) -> ms.search_strategy.SearchStrategy:
+        return SkipMeasured(self.measured, max_empty_rounds=self.max_empty_rounds, inner=self.inner.clone())
+
+
+def replay_records(model: ms.cost_model.CostModel, context: ms.TuneContext, records: Sequence[Any]) -> set[int]:
+    """Teach ``model`` the database ``records`` of one task; returns their modules' structural hashes.
+
+    Failed records (TVM's ``run_secs=[1e10]`` marker) are passed on as they are stored.
+    """
+    import tvm_ffi
+
+    if not records:
+        return set()
+    candidates = [r.as_measure_candidate() for r in records]
+    model.update(context, candidates, [ms.runner.RunnerResult(r.run_secs, None) for r in records])
+    return {tvm_ffi.structural_hash(c.sch.mod) for c in candidates}
 
 
 @dataclass

@@ -136,17 +136,34 @@ def prepare_for_extraction(mod: IRModule) -> IRModule:
     return tvm.transform.Sequential(passes)(mod)
 
 
+def relax_tasks(mod: IRModule, target: Target, prefix: str, source: str) -> list[Task]:
+    """The tuning tasks of a Relax model (``prepare_for_extraction`` applied here), named ``prefix.task``.
+
+    Functions that arrive already scheduled are left out, as ``tune_relax`` does.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    return [
+        Task(f"{prefix}.{t.task_name}", t.mod, float(t.weight), source)
+        for t in ms.relax_integration.extract_tasks(prepare_for_extraction(mod), target)
+        if not (t.mod.attrs and t.mod.attrs.get("tirx.is_scheduled", False))
+    ]
+
+
+def heaviest_first(tasks: Sequence[Task]) -> list[Task]:
+    """Tasks by weight x FLOPs, largest first: roughly the share of the model's time each takes."""
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    return sorted(tasks, key=lambda t: -t.weight * estimate_tir_flops(t.mod))
+
+
 def model_tasks(name: str, target: Target) -> list[Task]:
     """The tuning tasks of a zoo model, imported with TVM's Relax ONNX frontend, named ``model.task``."""
     import onnx
     from tvm.relax.frontend.onnx import from_onnx
-    from tvm.s_tir import meta_schedule as ms
 
-    mod = prepare_for_extraction(from_onnx(onnx.load(onnx_zoo_path(name)), keep_params_in_input=False))
-    return [
-        Task(f"{name}.{t.task_name}", t.mod, float(t.weight), f"onnx:{name}")
-        for t in ms.relax_integration.extract_tasks(mod, target)
-    ]
+    return relax_tasks(from_onnx(onnx.load(onnx_zoo_path(name)), keep_params_in_input=False), target, name,
+                       f"onnx:{name}")
 
 
 def suite_tasks(suites: Sequence[str], target: Target, *, op_configs: Sequence[int] = (1, 2)) -> list[Task]:

@@ -213,14 +213,14 @@ def search_verdicts(summary: dict) -> list[str]:
     verdict = "better than" if gnn < 0.99 else "worse than" if gnn > 1.01 else "on par with"
     out = [f"Over the {len(summary)} tasks, the GNN's final best is {verdict} XGBModel's (geometric mean of the "
            f"per-task ratios {gnn:.3f}" + (f"; the random model's {rnd:.3f})." if rnd else ").")]
-    losses = [f"{task} ({s['gnn']['best_over_xgb_mean']:.3f} ± {s['gnn']['best_over_xgb_std']:.3f}x)"
-              for task, s in summary.items() if s["gnn"]["best_over_xgb_mean"] > 1.01]
-    if losses:
-        out.append(f"The GNN loses to XGBModel on {', '.join(losses)}.")
-    spread = max(s["gnn"]["best_over_xgb_std"] for s in summary.values())
-    if spread > abs(1 - gnn):
-        out.append(f"The seed-to-seed spread of these ratios (standard deviation up to {spread:.2f}) is larger "
-                   "than the gap, so with this budget and these seeds the search results do not separate the models.")
+    groups: dict[str, list[str]] = {"loses to XGBModel on": [], "beats XGBModel on": [], "ties with XGBModel on": []}
+    for task, s in summary.items():
+        mean, std = s["gnn"]["best_over_xgb_mean"], s["gnn"]["best_over_xgb_std"]
+        key = ("loses to XGBModel on" if mean - 1 > std else "beats XGBModel on" if 1 - mean > std
+               else "ties with XGBModel on")
+        groups[key].append(f"{task} ({mean:.3f} ± {std:.3f}x)")
+    out.append("Per task, counting a gap within the seed-to-seed standard deviation of the ratio as a tie, the GNN "
+               + "; ".join(f"{verdict} {', '.join(tasks)}" for verdict, tasks in groups.items() if tasks) + ".")
     shares = {m: [s[m]["cost_model_time_share"] for s in summary.values()] for m in ("gnn", "xgb")}
     out.append(f"The GNN spent {min(shares['gnn']):.0%}-{max(shares['gnn']):.0%} of tuning time in predict and "
                f"update, XGBModel {min(shares['xgb']):.0%}-{max(shares['xgb']):.0%}; during its warm-up XGBModel "

@@ -39,7 +39,9 @@ def test_collect_resumes_without_measuring_twice_then_searches(tmp_path, tools):
 
 def test_failed_runs_are_stored_with_tvms_marker_and_load_as_nan(tmp_path, tools):
     target, builder, _ = tools
-    failing = make_runner(timeout_sec=1e-4)  # a runner that times out on every candidate
+    # 20 ms: enough for the runner's start-up check (three function lookups), not for a measurement,
+    # which takes at least make_runner's 50 ms timing window; 0.1 ms failed the check on a loaded machine
+    failing = make_runner(timeout_sec=0.02)
     task_dir = tmp_path / "gemm-128"
     progress = collect_task(workload_task("gemm-128"), task_dir, target, builder, failing, num_random=3, num_search=0)
     assert progress.failed == 3

@@ -41,7 +41,7 @@ def test_cli_tunes_an_onnx_model_checks_it_and_resumes_without_remeasuring(small
     summary = json.loads((work_dir / "summary.json").read_text())
     assert summary["outputs_match"] and summary["reference"] == "onnxruntime"
     assert summary["max_abs_error"] < 1e-3 and summary["tuned_seconds"] > 0 and summary["untuned_seconds"] > 0
-    assert summary["onnxruntime_seconds"] > 0
+    assert summary["onnxruntime_seconds"] > 0 and not summary["reference_constant"]
     # heaviest task first, so the conv gets the first round of a tight budget
     assert summary["tasks"][0]["name"] == "small_cnn.fused_conv2d_add_relu" and summary["tasks"][0]["trials"] == 8
     first = _records(work_dir)
@@ -69,6 +69,7 @@ def test_a_torch_module_is_tuned_through_torch_export_and_matches_torch(tmp_path
     result = tune_torch(module, [torch.randn(8, 256)], tmp_path, trials=16, cost_model="xgb", trials_per_iter=8,
                         progress=False)
     assert result.reference == "torch" and result.outputs_match and result.max_abs_error < 1e-3
+    assert not result.reference_constant
     assert result.onnxruntime_seconds is None
     assert sum(t.trials for t in result.tasks) >= 16 and any("matmul" in t.name for t in result.tasks)
 
@@ -77,7 +78,7 @@ def test_outputs_that_differ_from_the_reference_are_reported(small_cnn, tmp_path
     model = load_onnx(small_cnn)
     wrong = dataclasses.replace(model, reference=lambda arrays: [np.zeros((1, 10), "float32") + 1])
     result = tune_model(wrong, tmp_path, trials=4, cost_model="random", trials_per_iter=4, progress=False)
-    assert not result.outputs_match and result.max_abs_error > 0.5
+    assert not result.outputs_match and result.max_abs_error > 0.5 and result.reference_constant
 
 
 def _free_port() -> int:

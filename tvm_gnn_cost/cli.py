@@ -233,6 +233,10 @@ def tune(
         console.print(f"[red]the tuned model's outputs do not match {check}")
         raise typer.Exit(1)
     console.print(f"outputs match {check}")
+    if result.reference_constant:
+        console.print("[yellow]but every element of the reference's outputs is the same value, so this check cannot "
+                      "catch a wrong result: the model's weights look like placeholders (the ONNX zoo's light models "
+                      "build theirs with ConstantOfShape)")
 
 
 @app.command()

@@ -20,7 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(ARGS)
 
-# Every benchmark, then docs/results.md from their JSON (about an hour on 2 cores).
+# Every benchmark, then docs/results.md from their JSON (about 100 minutes on 2 cores).
 results: $(STAMP)
 	$(PY) benchmarks/run_all.py $(ARGS)
 

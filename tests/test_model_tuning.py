@@ -15,9 +15,10 @@ import tvm_ffi
 from typer.testing import CliRunner
 
 from tvm_gnn_cost.cli import app
+from tvm_gnn_cost.dataset import task_database
 from tvm_gnn_cost.frontends import load_onnx
 from tvm_gnn_cost.measure import rpc_config
-from tvm_gnn_cost.model_tuning import DATABASE_FILES, tune_model, tune_torch
+from tvm_gnn_cost.model_tuning import tune_model, tune_torch
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -25,9 +26,7 @@ runner = CliRunner()
 
 def _records(work_dir):
     """(workload hash, schedule hash) of every record in a work dir's database, sorted."""
-    from tvm.s_tir import meta_schedule as ms
-
-    db = ms.database.JSONDatabase(*(str(work_dir / name) for name in DATABASE_FILES))
+    db = task_database(work_dir)
     return sorted((tvm_ffi.structural_hash(r.workload.mod), tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod))
                   for r in db.get_all_tuning_records())
 

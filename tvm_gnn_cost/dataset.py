@@ -47,7 +47,7 @@ TASK_FILE = "task.json"
 
 
 def task_database(task_dir: Path) -> ms.database.JSONDatabase:
-    """The JSON database of one task directory (created if missing)."""
+    """The JSON database in a directory (created if missing): a task's in a dataset, a model's in a tune work dir."""
     from tvm.s_tir import meta_schedule as ms
 
     task_dir.mkdir(parents=True, exist_ok=True)

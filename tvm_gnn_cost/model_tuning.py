@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data import mean_seconds
-from .dataset import versions, write_json
+from .dataset import task_database, versions, write_json
 from .frontends import ImportedModel, ModelImportError, from_torch, load_onnx
 from .measure import host_target, make_builder, make_runner, tune_context
 from .tuning import SkipMeasured, TimedCostModel, TrialLog, make_cost_model, replay_records
@@ -43,7 +43,6 @@ TOLERANCE = {"rtol": 1e-3, "atol": 1e-3}
 #: Cost-model files in the work dir. XGBModel's is TVM's own format; it unpickles on load, so a
 #: resumed run rebuilds XGBModel from the database instead of loading it.
 COST_MODEL_FILES = {"gnn": "cost_model.pt", "gnn-nomp": "cost_model.pt", "xgb": "cost_model.xgb.tar"}
-DATABASE_FILES = ("database_workload.json", "database_tuning_record.json")
 
 
 class WorkDirError(ValueError):
@@ -147,7 +146,7 @@ def tune_model(
         if not tasks:
             raise ModelImportError(f"{model.name} has no tunable task: TVM extracted no TIR function from it")
         _claim_work_dir(work_dir, model, cost_model, target)
-        database = ms.database.JSONDatabase(*(str(work_dir / name) for name in DATABASE_FILES))
+        database = task_database(work_dir)
         records = _records_by_task(database, tasks)
         done = sum(map(len, records))
         model_file = work_dir / COST_MODEL_FILES[cost_model] if cost_model in COST_MODEL_FILES else None

@@ -118,3 +118,60 @@ class _Payload:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+def _fail_forward(model: GNNCostModel):
+    """Make the network raise on every forward pass (a hook, so the model's own code runs unchanged)."""
+    def hook(module, args):
+        raise RuntimeError("injected predict failure")
+
+    return model.network.register_forward_pre_hook(hook)
+
+
+def _nan_when_training(model: GNNCostModel):
+    """Make training drive the weights to NaN: the network outputs NaN while in training mode."""
+    def hook(module, args, output):
+        return tuple(o * float("nan") for o in output) if module.training else output
+
+    return model.network.register_forward_hook(hook)
+
+
+def test_a_failing_predict_falls_back_to_random_scores_logged_once(measured_gemm, caplog):
+    context, candidates, results, _ = measured_gemm
+    model = GNNCostModel(seed=0)
+    model.update(context, candidates[:64], results[:64])
+    good = model.predict(context, candidates[64:])
+    handle = _fail_forward(model)
+    with caplog.at_level("ERROR", logger="tvm_gnn_cost.cost_model"):
+        first = model.predict(context, candidates[64:])
+        second = model.predict(context, candidates[64:])
+    assert first.shape == second.shape == good.shape and first.dtype == np.float64
+    assert ((0 <= first) & (first <= 1)).all() and not np.array_equal(first, second)
+    assert model.faults == {"predict": 2}
+    assert len(caplog.records) == 1 and "injected predict failure" in caplog.text and "at random" in caplog.text
+    handle.remove()  # the network itself was never changed
+    np.testing.assert_array_equal(model.predict(context, candidates[64:]), good)
+
+
+def test_training_that_yields_nan_weights_keeps_the_previous_weights(measured_gemm, caplog):
+    context, candidates, results, _ = measured_gemm
+    model = GNNCostModel(seed=0)
+    model.update(context, candidates[:64], results[:64])
+    before = model.predict(context, candidates[64:])
+    handle = _nan_when_training(model)
+    with caplog.at_level("ERROR", logger="tvm_gnn_cost.cost_model"):
+        model.update(context, candidates[64:80], results[64:80])
+    handle.remove()
+    assert model.faults == {"update": 1} and "non-finite weights" in caplog.text
+    assert all(torch.isfinite(p).all() for p in model.network.parameters())
+    np.testing.assert_array_equal(model.predict(context, candidates[64:]), before)
+
+
+def test_an_untrained_model_whose_first_training_fails_stays_untrained(measured_gemm):
+    context, candidates, results, _ = measured_gemm
+    model = GNNCostModel(seed=0)
+    _nan_when_training(model)
+    model.update(context, candidates[:64], results[:64])
+    assert model.faults == {"update": 1} and not model.trained
+    scores = model.predict(context, candidates[64:])  # the warm-up's random scores, not NaN
+    assert np.isfinite(scores).all()

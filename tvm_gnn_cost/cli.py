@@ -226,6 +226,9 @@ def tune(
         e2e.add_row("onnxruntime", f"{result.onnxruntime_seconds * 1e3:.3f}",
                     f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster")
     console.print(e2e)
+    faults = {k: v for k, v in result.stats.items() if k.endswith("_faults")}
+    if faults:
+        console.print(f"[yellow]the cost model failed and fell back (see the log above): {faults}")
     check = f"{result.reference} (rtol {TOLERANCE['rtol']:g}, atol {TOLERANCE['atol']:g}; " \
             f"max abs error {result.max_abs_error:.2e})"
     console.print(f"wrote {work_dir / 'summary.json'}")

@@ -81,6 +81,7 @@ class GNNCostModel(PyCostModel):
         self.rng = np.random.default_rng(seed)
         self.trained = False
         self.num_updates = 0
+        self.faults: dict[str, int] = {}  # exceptions caught in predict / update, by method
         self._extractor = PerStoreFeature()
 
     # ---- PyCostModel interface -------------------------------------------------------
@@ -121,28 +122,51 @@ class GNNCostModel(PyCostModel):
         logger.info("saved GNNCostModel to %s", path)
 
     def update(self, context: TuneContext, candidates: list[MeasureCandidate], results: list[RunnerResult]) -> None:
-        """Add measured candidates to the replay buffer and train incrementally."""
+        """Add measured candidates to the replay buffer and train incrementally.
+
+        An exception, or training that leaves non-finite weights, is logged once and counted
+        in ``faults``; the weights from before the update are kept and tuning goes on.
+        """
         if len(candidates) != len(results):
             raise ValueError(f"{len(candidates)} candidates but {len(results)} results")
         if not candidates:
             return
-        task = shash2hex(context.mod)
-        graphs = self.graphs(context, candidates)
-        self.buffer.extend(
-            [Sample(g, task, mean_seconds(r.run_secs)) for g, r in zip(graphs, results)]
-        )
-        self.num_updates += 1
-        if self.buffer.num_measured < self.train_config.min_samples:
-            return
-        self._train(self.train_config.update_epochs if self.trained else self.train_config.first_epochs)
+        good, was_trained = {k: v.clone() for k, v in self.network.state_dict().items()}, self.trained
+        try:
+            task = shash2hex(context.mod)
+            graphs = self.graphs(context, candidates)
+            self.buffer.extend(
+                [Sample(g, task, mean_seconds(r.run_secs)) for g, r in zip(graphs, results)]
+            )
+            self.num_updates += 1
+            if self.buffer.num_measured < self.train_config.min_samples:
+                return
+            self._train(self.train_config.update_epochs if self.trained else self.train_config.first_epochs)
+            if not all(torch.isfinite(p).all() for p in self.network.parameters()):
+                raise FloatingPointError("training produced non-finite weights")
+        except Exception as err:  # noqa: BLE001 - a failed update must not end a tuning run
+            self._fault("update", err, "kept the weights from before this update")
+            self.network.load_state_dict(good)
+            self.trained = was_trained
 
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
-        """Scores of candidates, float64, higher is better."""
+        """Scores of candidates, float64, higher is better (random if the network fails, counted in ``faults``)."""
         if not candidates:
             return np.zeros(0, dtype=np.float64)
         if not self.trained:
             return self.rng.uniform(0.0, 1.0, size=len(candidates))
-        return self.predict_graphs(self.graphs(context, candidates))[0]
+        try:
+            return self.predict_graphs(self.graphs(context, candidates))[0]
+        except Exception as err:  # noqa: BLE001 - a failed prediction must not end a tuning run
+            self._fault("predict", err, "scored this batch at random, like the untrained model")
+            return self.rng.uniform(0.0, 1.0, size=len(candidates))
+
+    def _fault(self, method: str, err: Exception, fallback: str) -> None:
+        """Count an exception caught in ``method``; log the first of each kind with its traceback."""
+        self.faults[method] = self.faults.get(method, 0) + 1
+        if self.faults[method] == 1:
+            logger.error("GNNCostModel.%s failed (%s: %s); %s. Later failures of %s are counted, not logged.",
+                         method, type(err).__name__, err, fallback, method, exc_info=err)
 
     # ---- plain-array API used by benchmarks and training scripts -------------------------
 

@@ -27,7 +27,7 @@ from .data import mean_seconds
 from .dataset import task_database, versions, write_json
 from .frontends import ImportedModel, ModelImportError, from_torch, load_onnx
 from .measure import host_target, make_builder, make_runner, tune_context
-from .tuning import SkipMeasured, TimedCostModel, TrialLog, make_cost_model, replay_records
+from .tuning import SkipMeasured, TimedCostModel, TrialLog, fault_stats, make_cost_model, replay_records
 from .workloads import Task, heaviest_first, relax_tasks
 
 if TYPE_CHECKING:
@@ -188,6 +188,7 @@ def tune_model(
     ]
     stats = {f"cost_model_{k}_seconds": round(v, 3) for k, v in timed.seconds.items()}
     stats["skipped_measured"] = sum(s.skipped for s in strategies)
+    stats |= fault_stats(inner)
     result = ModelTuneResult(model.name, cost_model, str(work_dir), str(target), trials, summaries,
                              tuning_seconds, stats=stats, **measured_e2e)
     write_json(work_dir / "summary.json", result.to_json())

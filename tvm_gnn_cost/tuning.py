@@ -140,6 +140,11 @@ def replay_records(model: ms.cost_model.CostModel, context: ms.TuneContext, reco
     return {tvm_ffi.structural_hash(c.sch.mod) for c in candidates}
 
 
+def fault_stats(model: ms.cost_model.CostModel) -> dict[str, int]:
+    """``cost_model_<method>_faults``: exceptions a cost model caught and survived (GNNCostModel's)."""
+    return {f"cost_model_{method}_faults": n for method, n in getattr(model, "faults", {}).items()}
+
+
 @dataclass
 class Trial:
     """One measured candidate: which task, when (seconds since tuning began), its time or None."""
@@ -249,4 +254,5 @@ def tune_workloads(
     cache = getattr(model.inner, "graph_cache", None)
     if cache:
         stats |= {"graph_cache_hits": cache.hits, "graph_cache_misses": cache.misses}
+    stats |= fault_stats(model.inner)
     return TuneResult(cost_model, log.trials, time.perf_counter() - start, names, stats)

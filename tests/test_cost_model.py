@@ -175,3 +175,19 @@ def test_an_untrained_model_whose_first_training_fails_stays_untrained(measured_
     assert model.faults == {"update": 1} and not model.trained
     scores = model.predict(context, candidates[64:])  # the warm-up's random scores, not NaN
     assert np.isfinite(scores).all()
+
+
+def test_the_same_seed_gives_the_same_training_and_predictions(measured_gemm):
+    context, candidates, results, _ = measured_gemm
+    runs = []
+    for _ in range(2):
+        model = GNNCostModel(seed=3)
+        model.update(context, candidates[:64], results[:64])
+        runs.append((model.network.state_dict(), model.predict(context, candidates[64:])))
+    (weights_a, scores_a), (weights_b, scores_b) = runs
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    np.testing.assert_array_equal(scores_a, scores_b)
+    other = GNNCostModel(seed=4)
+    other.update(context, candidates[:64], results[:64])
+    assert not np.array_equal(other.predict(context, candidates[64:]), scores_a)

@@ -10,7 +10,7 @@ import pytest
 import tvm_ffi
 
 from tvm_gnn_cost import host_target, make_builder, make_runner
-from tvm_gnn_cost.dataset import RECORD_FILE, TASK_FILE, collect_task, load_dataset, task_database
+from tvm_gnn_cost.dataset import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, collect_task, load_dataset, task_database
 from tvm_gnn_cost.graph import extract_stage_graphs
 from tvm_gnn_cost.workloads import suite_tasks, workload_task
 
@@ -76,3 +76,22 @@ def test_model_tasks_are_extracted_once_across_suites():
     tasks = suite_tasks(["squeezenet", "squeezenet"], host_target(2))
     assert len(tasks) == 30 and all(t.name.startswith("squeezenet.") for t in tasks)
     assert sum(t.weight for t in tasks) == 41 and all(t.source == "onnx:squeezenet" for t in tasks)
+
+
+def test_malformed_database_lines_are_moved_aside_and_the_rest_loads(tmp_path, tools):
+    target, builder, runner = tools
+    task_dir = tmp_path / "gemm-128"
+    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, num_random=6, num_search=0)
+    records = (task_dir / RECORD_FILE).read_text().splitlines()
+    # not JSON, not a record, a record of a workload that is not there, a write cut short
+    broken = ['{"not": json', '[0, [[1, 2]]]', "[7," + records[0].split(",", 1)[1], records[-1][:40]]
+    (task_dir / RECORD_FILE).write_text("\n".join(records[:3] + broken[:2] + records[3:] + broken[2:]) + "\n")
+    workloads = (task_dir / WORKLOAD_FILE).read_text()
+    (task_dir / WORKLOAD_FILE).write_text(workloads + '["0x1", "cut sh\n')  # a write cut short
+
+    (loaded,) = load_dataset(tmp_path)  # TVM's JSONDatabase alone refuses the whole file
+    assert len(loaded.candidates) == 6 and np.isfinite(loaded.seconds).all()
+    assert (task_dir / f"{RECORD_FILE}.malformed").read_text().splitlines() == broken
+    assert (task_dir / f"{WORKLOAD_FILE}.malformed").read_text() == '["0x1", "cut sh\n'
+    assert (task_dir / RECORD_FILE).read_text().splitlines() == records
+    assert len(task_database(task_dir)) == 6  # cleaned once, opens directly from then on

@@ -47,11 +47,64 @@ TASK_FILE = "task.json"
 
 
 def task_database(task_dir: Path) -> ms.database.JSONDatabase:
-    """The JSON database in a directory (created if missing): a task's in a dataset, a model's in a tune work dir."""
+    """The JSON database in a directory (created if missing): a task's in a dataset, a model's in a tune work dir.
+
+    TVM refuses a whole database for one line it cannot parse (a disk filled or a process
+    killed mid-write leaves one); such lines are moved aside by :func:`drop_malformed_lines`
+    and the rest is opened.
+    """
     from tvm.s_tir import meta_schedule as ms
 
     task_dir.mkdir(parents=True, exist_ok=True)
-    return ms.database.JSONDatabase(str(task_dir / WORKLOAD_FILE), str(task_dir / RECORD_FILE))
+    paths = (str(task_dir / WORKLOAD_FILE), str(task_dir / RECORD_FILE))
+    try:
+        return ms.database.JSONDatabase(*paths)
+    except Exception:
+        if not drop_malformed_lines(task_dir):
+            raise
+        return ms.database.JSONDatabase(*paths)
+
+
+def drop_malformed_lines(directory: Path) -> int:
+    """Move the lines of a JSON database that TVM cannot parse to ``<file>.malformed``; returns how many.
+
+    A record of a dropped workload goes too; the other records' workload indices are renumbered.
+    """
+    import logging
+
+    from tvm.s_tir import meta_schedule as ms
+
+    workloads, kept_workloads, bad_workloads, index = [], [], [], {}
+    for i, line in enumerate(_lines(directory / WORKLOAD_FILE)):
+        try:
+            workloads.append(ms.database.Workload.from_json(json.loads(line)))
+        except Exception:  # noqa: BLE001 - any parse failure makes the line malformed
+            bad_workloads.append(line)
+            continue
+        index[i] = len(kept_workloads)
+        kept_workloads.append(line)
+    kept_records, bad_records = [], []
+    for line in _lines(directory / RECORD_FILE):
+        try:
+            old, record = json.loads(line)
+            ms.database.TuningRecord.from_json(record, workloads[index[old]])
+        except Exception:  # noqa: BLE001
+            bad_records.append(line)
+            continue
+        kept_records.append(line if index[old] == old else json.dumps([index[old], record]))
+    for name, kept, bad in ((WORKLOAD_FILE, kept_workloads, bad_workloads), (RECORD_FILE, kept_records, bad_records)):
+        if bad:
+            with open(directory / f"{name}.malformed", "a") as f:
+                f.writelines(line + "\n" for line in bad)
+            _write_atomic(directory / name, "".join(line + "\n" for line in kept))
+            logging.getLogger(__name__).warning("%s: %d malformed lines skipped (kept in %s.malformed), %d kept",
+                                                directory / name, len(bad), name, len(kept))
+    return len(bad_workloads) + len(bad_records)
+
+
+def _lines(path: Path) -> list[str]:
+    """The non-blank lines of a text file (none if it does not exist)."""
+    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def versions() -> dict[str, str]:
@@ -203,9 +256,14 @@ def _write_info(task_dir: Path, info: dict) -> None:
 
 
 def write_json(path: Path, data: object) -> None:
-    """Write JSON atomically: a temporary file beside ``path``, renamed over it, so a kill never leaves half a file."""
+    """Write JSON atomically (see :func:`_write_atomic`)."""
+    _write_atomic(path, json.dumps(data, indent=2))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A temporary file beside ``path``, renamed over it, so a kill never leaves half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 

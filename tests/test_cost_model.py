@@ -165,6 +165,8 @@ def test_training_that_yields_nan_weights_keeps_the_previous_weights(measured_ge
     assert model.faults == {"update": 1} and "non-finite weights" in caplog.text
     assert all(torch.isfinite(p).all() for p in model.network.parameters())
     np.testing.assert_array_equal(model.predict(context, candidates[64:]), before)
+    model.update(context, candidates[80:], results[80:])  # the next update trains normally again
+    assert model.faults == {"update": 1} and not np.array_equal(model.predict(context, candidates[64:]), before)
 
 
 def test_an_untrained_model_whose_first_training_fails_stays_untrained(measured_gemm):

@@ -74,15 +74,18 @@ class GNNCostModel(PyCostModel):
             torch.manual_seed(seed)
             self.network = StageGNN(config)
         self.network.eval()
-        self.optimizer = torch.optim.AdamW(
-            self.network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-        )
+        self.optimizer = self._new_optimizer()
         self.buffer = ReplayBuffer(train_config.replay_capacity)
         self.rng = np.random.default_rng(seed)
         self.trained = False
         self.num_updates = 0
         self.faults: dict[str, int] = {}  # exceptions caught in predict / update, by method
         self._extractor = PerStoreFeature()
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(
+            self.network.parameters(), lr=self.train_config.lr, weight_decay=self.train_config.weight_decay
+        )
 
     # ---- PyCostModel interface -------------------------------------------------------
 
@@ -148,6 +151,7 @@ class GNNCostModel(PyCostModel):
             self._fault("update", err, "kept the weights from before this update")
             self.network.load_state_dict(good)
             self.trained = was_trained
+            self.optimizer = self._new_optimizer()  # its moments may be non-finite too
 
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
         """Scores of candidates, float64, higher is better (random if the network fails, counted in ``faults``)."""

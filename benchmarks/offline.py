@@ -33,7 +33,8 @@ from tvm.s_tir import meta_schedule as ms
 
 from tvm_gnn_cost import GNNCostModel, GNNConfig, TrainConfig, host_target
 from tvm_gnn_cost.data import FAILED_SECONDS, Sample
-from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions, write_json
+from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions
+from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.graph import HAS_ROW_COLUMN, STORE_FEATURES, StageGraph
 from tvm_gnn_cost.metrics import TaskPrediction, summarize
 from tvm_gnn_cost.plots import plot_metric_bars
@@ -87,7 +88,7 @@ def train_gnn(train: Records, setup: Setup, *, layers: int | None = None) -> Pre
         for task, index in train
         for i in index
     ]
-    model.train_on(samples, epochs=setup.epochs)
+    model.train_on(samples, epochs=setup.epochs, target_kinds={task.target.kind.name for task, _ in train})
 
     def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores, log_seconds = model.predict_graphs([graphs[task.name][i] for i in index])

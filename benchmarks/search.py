@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import host_target
-from tvm_gnn_cost.dataset import machine, versions, write_json
+from tvm_gnn_cost.dataset import machine, versions
+from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_seed_curves
 from tvm_gnn_cost.tuning import tune_workloads
 from tvm_gnn_cost.workloads import Task, heaviest_first, model_tasks, workload_task

@@ -1,14 +1,25 @@
-"""Shared fixtures: real TVM tasks, sampled candidates, and one measured set (built and run here)."""
+"""Shared fixtures: real TVM tasks, sampled candidates, and one measured set (built and run here).
+
+Property tests (hypothesis) draw the same examples on every run (``derandomize``), so CI is
+reproducible; ``HYPOTHESIS_PROFILE=explore`` draws new ones each run to search further.
+"""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from tvm_gnn_cost import host_target, make_builder, make_runner, measure_candidates, sample_candidates
 from tvm_gnn_cost.data import mean_seconds
 from tvm_gnn_cost.measure import tune_context
 from tvm_gnn_cost.workloads import get_workload
+
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

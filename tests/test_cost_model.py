@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import tracemalloc
 import pickle
 
 import numpy as np
 import pytest
 import torch
 from scipy.stats import kendalltau
+from tvm import te
+from tvm.s_tir import Schedule
+from tvm.s_tir.meta_schedule import MeasureCandidate
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.runner import RunnerResult
+from tvm.target import Target
 
-from tvm_gnn_cost import CheckpointError, GNNCostModel, TrainConfig
+from tvm_gnn_cost import CheckpointError, GNNCostModel, TrainConfig, sample_candidates
 from tvm_gnn_cost.checkpoint import FORMAT_VERSION
+from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.workloads import get_workload
 
 
 def pairwise_accuracy(scores: np.ndarray, seconds: np.ndarray) -> float:
@@ -61,15 +70,17 @@ def test_latency_head_predicts_the_right_magnitude(trained, measured_gemm):
 
 def test_failed_results_never_become_latencies(measured_gemm):
     context, candidates, results, _ = measured_gemm
-    failed = [RunnerResult(None, "build failed"), RunnerResult([], None), RunnerResult([float("nan")], None)]
+    failed = [RunnerResult(None, "build failed"), RunnerResult([], None)] + [
+        RunnerResult([t], None) for t in (float("nan"), float("inf"), 0.0, -1.0, 1e10)
+    ]
     model = GNNCostModel(seed=0, train_config=TrainConfig(min_samples=2))
-    model.update(context, candidates[:3], failed)
-    assert [s.seconds for s in model.buffer.samples] == [None, None, None]
+    model.update(context, candidates[:7], failed)
+    assert [s.seconds for s in model.buffer.samples] == [None] * 7
     assert not model.trained  # nothing measured, nothing learned
-    model.update(context, candidates[3:6], results[3:6])
+    model.update(context, candidates[7:10], results[7:10])
     throughput, log_latency, _ = model.buffer.targets(list(model.buffer.samples))
-    assert np.all(throughput[:3] == 0) and np.all(np.isnan(log_latency[:3]))
-    assert np.all(throughput[3:] > 0) and throughput.max() == 1.0
+    assert np.all(throughput[:7] == 0) and np.all(np.isnan(log_latency[:7]))
+    assert np.all(throughput[7:] > 0) and throughput.max() == 1.0
 
 
 def test_save_load_round_trip_gives_identical_predictions(trained, measured_gemm, tmp_path):
@@ -99,11 +110,20 @@ def test_load_rejects_other_versions_architectures_and_pickles(trained, tmp_path
         GNNCostModel().load(str(tmp_path / "h.pt"))
 
     marker = tmp_path / "pwned"
-    with open(tmp_path / "evil.pt", "wb") as f:
-        pickle.dump(_Payload(str(marker)), f)
-    with pytest.raises(CheckpointError, match="evil.pt"):
+    torch.save(_Payload(str(marker)), tmp_path / "evil.pt")  # a sound archive whose pickle would run code
+    with pytest.raises(CheckpointError, match="evil.pt: .*Weights only load failed"):
         GNNCostModel().load(str(tmp_path / "evil.pt"))
+    with open(tmp_path / "evil.pkl", "wb") as f:  # a bare pickle, as older torch.save wrote
+        pickle.dump(_Payload(str(marker)), f)
+    with pytest.raises(CheckpointError, match="evil.pkl"):
+        GNNCostModel().load(str(tmp_path / "evil.pkl"))
     assert not marker.exists()
+
+    flipped = bytearray(path.read_bytes())
+    flipped[len(flipped) // 2] ^= 0x01  # one bit of one weight
+    (tmp_path / "flip.pt").write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="flip.pt: damaged .* fails its CRC check"):
+        GNNCostModel().load(str(tmp_path / "flip.pt"))
 
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="cut.pt"):
@@ -193,3 +213,81 @@ def test_the_same_seed_gives_the_same_training_and_predictions(measured_gemm):
     other = GNNCostModel(seed=4)
     other.update(context, candidates[:64], results[:64])
     assert not np.array_equal(other.predict(context, candidates[64:]), scores_a)
+
+
+def test_a_target_kind_it_was_not_trained_for_is_ranked_at_random_until_it_trains(trained, tmp_path, caplog):
+    cuda = Target({"kind": "cuda", "arch": "sm_80", "max_threads_per_block": 1024,
+                   "max_shared_memory_per_block": 49152, "thread_warp_size": 32})
+    context = tune_context(get_workload("gemm-128"), cuda, "gemm-128")
+    candidates = sample_candidates(context, 40, seed=0)
+    trained.save(str(tmp_path / "cpu.pt"))
+    model = GNNCostModel()
+    model.load(str(tmp_path / "cpu.pt"))
+    assert model.target_kinds == {"llvm"}  # recorded in the checkpoint
+
+    with caplog.at_level(logging.WARNING, logger="tvm_gnn_cost.cost_model"):
+        for _ in range(3):
+            scores = model.predict(context, candidates)
+            assert np.all((scores >= 0) & (scores < 1))  # the warm-up ordering, not the CPU network's
+    (warning,) = caplog.records  # said once
+    assert "['llvm']" in warning.message and "'cuda'" in warning.message
+
+    # This machine has no GPU, so the run times are synthetic; they only need to be valid.
+    seconds = np.random.default_rng(0).lognormal(-9, 1, size=len(candidates))
+    model.update(context, candidates, [RunnerResult([float(s)], None) for s in seconds])
+    assert model.target_kinds == {"llvm", "cuda"} and model.faults == {}
+    np.testing.assert_array_equal(
+        model.predict(context, candidates), model.predict_graphs(model.graphs(context, candidates))[0]
+    )
+
+
+def test_a_candidate_with_thousands_of_blocks_is_scored(trained, target):
+    stages = 2000
+    data = te.placeholder((64,), name="A")
+    out = data
+    for i in range(stages):  # a chain of element-wise stages: one block each
+        out = _scale_and_shift(out, f"s{i}")
+    context = tune_context(te.create_prim_func([data, out]), target, "chain-2000")
+    plain, vectorized = Schedule(context.mod), Schedule(context.mod)
+    for i in range(stages):
+        (loop,) = vectorized.get_loops(vectorized.get_sblock(f"s{i}"))
+        vectorized.vectorize(loop)
+    args = ArgInfo.from_prim_func(context.mod["main"])
+    candidates = [MeasureCandidate(plain, args), MeasureCandidate(vectorized, args)]
+
+    graphs = trained.graphs(context, candidates)
+    assert [g.num_nodes for g in graphs] == [stages, stages]
+    assert graphs[0].num_edges >= 2 * (stages - 1)  # producer -> consumer and back along the chain
+    scores = trained.predict(context, candidates)
+    assert scores.dtype == np.float64 and np.all(np.isfinite(scores)) and scores[0] != scores[1]
+    assert trained.faults == {}
+
+
+def _scale_and_shift(x: te.Tensor, name: str) -> te.Tensor:
+    return te.compute(x.shape, lambda j: x[j] * 1.01 + 1.0, name=name)
+
+
+def test_memory_stays_bounded_over_100000_measured_records(measured_gemm):
+    context, candidates, results, _ = measured_gemm
+    config = TrainConfig(replay_capacity=4096, first_epochs=1, update_epochs=1, max_steps=1)
+    model = GNNCostModel(seed=0, train_config=config, graph_cache_size=64)  # fewer slots than schedules
+    rounds, per_round = 200, 500  # 100,000 records, in rounds the size of a large search round
+    order = np.random.default_rng(0).integers(0, len(candidates), size=(rounds, per_round))
+    graph_bytes = max(g.x.nbytes + g.edge_index.nbytes + g.edge_attr.nbytes for g in model.graphs(context, candidates))
+    # the stated bound: every sample and every cached graph holding its own graph, plus 1 KB per sample
+    bound = (config.replay_capacity + 64) * graph_bytes + config.replay_capacity * 1024
+
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        traced = []
+        for i, index in enumerate(order):
+            model.update(context, [candidates[j] for j in index], [results[j] for j in index])
+            if i in (rounds // 5 - 1, rounds - 1):  # once the buffer is full, and at the end
+                traced.append(tracemalloc.get_traced_memory()[0] - baseline)
+    finally:
+        tracemalloc.stop()
+    assert len(model.buffer) == config.replay_capacity and len(model.graph_cache) <= 64
+    assert model.num_updates == rounds and model.faults == {}
+    assert traced[1] <= bound, (traced, bound)
+    assert traced[1] - traced[0] <= 1_000_000, traced  # flat after 20,000 records: nothing grows with records

@@ -8,11 +8,25 @@ import tarfile
 import numpy as np
 import pytest
 import tvm_ffi
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tvm_gnn_cost import host_target, make_builder, make_runner
-from tvm_gnn_cost.dataset import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, collect_task, load_dataset, task_database
+from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
+from tvm.s_tir.meta_schedule.database import TuningRecord
+from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+from tvm_gnn_cost.dataset import (
+    RECORD_FILE,
+    TASK_FILE,
+    WORKLOAD_FILE,
+    _record,
+    collect_task,
+    load_dataset,
+    task_database,
+)
 from tvm_gnn_cost.graph import extract_stage_graphs
-from tvm_gnn_cost.workloads import suite_tasks, workload_task
+from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.workloads import get_workload, suite_tasks, workload_task
 
 pytestmark = pytest.mark.slow
 
@@ -95,3 +109,69 @@ def test_malformed_database_lines_are_moved_aside_and_the_rest_loads(tmp_path, t
     assert (task_dir / f"{WORKLOAD_FILE}.malformed").read_text() == '["0x1", "cut sh\n'
     assert (task_dir / RECORD_FILE).read_text().splitlines() == records
     assert len(task_database(task_dir)) == 6  # cleaned once, opens directly from then on
+
+
+def test_nan_zero_and_infinite_latencies_never_become_training_targets(tmp_path, tools):
+    target, builder, runner = tools
+    task_dir = tmp_path / "gemm-128"
+    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, num_random=4, num_search=0)
+    db = task_database(task_dir)
+    records = db.get_all_tuning_records()
+    workload, candidates = records[0].workload, [r.as_measure_candidate() for r in records]
+    bad = [[float("nan")], [float("inf")], [0.0], [-1.0]]
+    for candidate, run_secs in zip(candidates, bad):  # TVM's own writer, as another tool would use it
+        db.commit_tuning_record(TuningRecord(candidate.sch.trace, workload, run_secs, target, candidate.args_info))
+    # collect itself stores TVM's failure marker for a run that reports a non-finite time
+    db.commit_tuning_record(_record(candidates[0], RunnerResult([float("nan")], None), workload, target))
+
+    (loaded,) = load_dataset(tmp_path)
+    # TVM writes NaN and inf as bare nan / inf and cannot read them back: those lines go aside
+    malformed = (task_dir / f"{RECORD_FILE}.malformed").read_text()
+    assert malformed.count("\n") == 2 and "[nan]" in malformed and "[inf]" in malformed
+    # zero, negative and failure-marker times load as failed (NaN), never as latencies
+    assert len(loaded.seconds) == 7 and np.isfinite(loaded.seconds).sum() == 4
+
+
+@pytest.fixture(scope="module")
+def small_database(tmp_path_factory) -> tuple[bytes, bytes]:
+    """A JSON database of five GEMM schedules written by TVM (times made up: only lines matter here)."""
+    directory = tmp_path_factory.mktemp("db")
+    context = tune_context(get_workload("gemm-128"), host_target(2), "gemm-128")
+    db = task_database(directory)
+    workload = db.commit_workload(context.mod)
+    for i, candidate in enumerate(sample_candidates(context, 5, seed=3)):
+        db.commit_tuning_record(TuningRecord(candidate.sch.trace, workload, [1e-3 * (i + 1)], context.target,
+                                             candidate.args_info))
+    return (directory / WORKLOAD_FILE).read_bytes(), (directory / RECORD_FILE).read_bytes()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_damaged_database_opens_with_every_line_kept_or_set_aside(data, small_database, tmp_path_factory):
+    """Random lines, JSON values and cut-short records inserted anywhere: TVM's reader must never crash."""
+    workloads, records = small_database
+    good = records.split(b"\n")[:-1]
+    line = st.one_of(
+        st.binary(min_size=1, max_size=200),
+        _JSON.map(lambda value: json.dumps(value).encode()),
+        st.sampled_from(good).flatmap(lambda g: st.integers(0, len(g) - 1).map(lambda i: g[:i])),  # cut short
+    ).map(lambda b: b.replace(b"\n", b" ")).filter(lambda b: b.strip())
+    lines = list(good)
+    for extra in data.draw(st.lists(line, min_size=1, max_size=6)):
+        lines.insert(data.draw(st.integers(0, len(lines))), extra)
+    extra_workloads = data.draw(st.lists(line, max_size=2))  # appended: the records' indices stay right
+    directory = tmp_path_factory.mktemp("damaged")
+    (directory / WORKLOAD_FILE).write_bytes(workloads + b"".join(w + b"\n" for w in extra_workloads))
+    (directory / RECORD_FILE).write_bytes(b"\n".join(lines) + b"\n")
+
+    db = task_database(directory)
+    kept = (directory / RECORD_FILE).read_bytes().split(b"\n")[:-1]
+    aside_path = directory / f"{RECORD_FILE}.malformed"
+    aside = aside_path.read_bytes().split(b"\n")[:-1] if aside_path.exists() else []
+    assert len(db) == len(kept) and set(good) <= set(kept)
+    assert sorted(kept + aside) == sorted(lines)  # nothing lost, nothing changed
+    assert (directory / WORKLOAD_FILE).read_bytes().startswith(workloads)

@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import write_small_cnn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tvm_gnn_cost.frontends import InputSpec, ModelImportError, from_torch, load_onnx, parse_input_shapes
+from tvm_gnn_cost.frontends import (
+    InputShapeError,
+    InputSpec,
+    ModelImportError,
+    from_torch,
+    load_onnx,
+    parse_input_shapes,
+)
 
 
 def test_onnx_shapes_come_from_the_file_and_the_reference_is_onnxruntime(small_cnn):
@@ -92,3 +101,42 @@ def test_a_module_torch_export_cannot_trace_gets_a_clear_error():
 
     with pytest.raises(ModelImportError, match="cannot export DataDependent with torch.export"):
         from_torch(DataDependent(), [torch.randn(8)])
+
+
+@given(st.lists(st.text(max_size=20), max_size=3))
+def test_any_input_shape_text_parses_or_is_refused_clearly(values):
+    try:
+        shapes = parse_input_shapes(values)
+    except InputShapeError as err:
+        assert "NAME:D1,D2" in str(err)
+    else:
+        assert all(isinstance(d, int) and d > 0 for shape in shapes.values() for d in shape)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.lists(st.integers(1, 4096), min_size=1, max_size=5)))
+def test_input_shapes_round_trip(shapes):
+    text = [f"{name}:{','.join(map(str, dims))}" for name, dims in shapes.items()]
+    assert parse_input_shapes(text) == {name: tuple(dims) for name, dims in shapes.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_damaged_onnx_files_import_or_are_refused_naming_the_file(data, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("onnx")
+    original = write_small_cnn(directory / "original.onnx").read_bytes()
+    damage = data.draw(st.sampled_from(["random", "truncated", "flipped"]))
+    if damage == "random":
+        content = data.draw(st.binary(max_size=2048))
+    elif damage == "truncated":
+        content = original[: data.draw(st.integers(0, len(original) - 1))]
+    else:
+        position = data.draw(st.integers(0, len(original) - 1))
+        content = original[:position] + bytes([original[position] ^ data.draw(st.integers(1, 255))]) + original[position + 1:]
+    path = directory / "damaged.onnx"
+    path.write_bytes(content)
+    try:
+        model = load_onnx(path)
+    except ModelImportError as err:
+        assert "damaged.onnx" in str(err)
+    else:  # a flip in a weight's bytes leaves a valid model
+        assert model.reference(model.random_inputs())[0].shape == (1, 10)

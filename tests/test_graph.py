@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tvm import te, tirx
 
 from tvm_gnn_cost.graph import (
     EDGE_FEATURES,
@@ -129,3 +132,85 @@ def test_graph_cache_returns_the_same_graphs_and_stays_bounded(make_context):
     assert cache.get(context, candidates[:1])[0] is cached[0]  # served from the cache
     cache.get(context, candidates)
     assert len(cache) == 8
+
+
+def _relu(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    return te.compute(x.shape, lambda *i: te.max(x(*i), 0.0), name="relu")
+
+
+def _exp_scale(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    return te.compute(x.shape, lambda *i: te.exp(x(*i)) * 0.5, name="exp")
+
+
+def _residual(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    same = [t for t in inputs if [int(d) for d in t.shape] == [int(d) for d in x.shape]]
+    other = draw(st.sampled_from(same)) if same else _placeholder(x.shape, inputs)
+    return te.compute(x.shape, lambda *i: x(*i) + other(*i), name="add")
+
+
+def _pad(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    dims = [int(d) for d in x.shape]
+
+    def value(*i):
+        inside = tirx.all(*[tirx.all(j >= 1, j < d + 1) for j, d in zip(i, dims)])
+        return tirx.if_then_else(inside, x(*[j - 1 for j in i]), 0.0)
+
+    return te.compute([d + 2 for d in dims], value, name="pad")
+
+
+def _reduce_last(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    k = te.reduce_axis((0, x.shape[-1]), name="k")
+    return te.compute(x.shape[:-1], lambda *i: te.sum(x(*i, k), axis=k), name="sum")
+
+
+def _matmul(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    w = _placeholder((x.shape[1], draw(st.integers(1, 48))), inputs)
+    k = te.reduce_axis((0, x.shape[1]), name="k")
+    return te.compute((x.shape[0], w.shape[1]), lambda a, b: te.sum(x[a, k] * w[k, b], axis=k), name="matmul")
+
+
+def _transpose(x: te.Tensor, inputs: list[te.Tensor], draw) -> te.Tensor:
+    return te.compute((x.shape[1], x.shape[0]), lambda a, b: x[b, a], name="transpose")
+
+
+def _placeholder(shape, inputs: list[te.Tensor]) -> te.Tensor:
+    tensor = te.placeholder(shape, name=f"in{len(inputs)}")
+    inputs.append(tensor)
+    return tensor
+
+
+_ANY_RANK = [_relu, _exp_scale, _residual, _pad]
+_RANK_2 = [_reduce_last, _matmul, _transpose]
+
+
+@st.composite
+def programs(draw) -> tuple:
+    """A random chain of the operators above on a random input shape, as a PrimFunc."""
+    inputs: list[te.Tensor] = []
+    x = _placeholder(draw(st.lists(st.integers(1, 40), min_size=1, max_size=3)), inputs)
+    for _ in range(draw(st.integers(1, 5))):
+        ops = _ANY_RANK + (_RANK_2 if len(x.shape) == 2 else [])
+        x = draw(st.sampled_from(ops))(x, inputs, draw)
+    return te.create_prim_func([*inputs, x])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(func=programs(), seed=st.integers(1, 2**20))
+def test_graphs_of_random_programs_and_schedules_are_well_formed(func, seed):
+    context = tune_context(func, host_target(2), "random-program")
+    candidates = sample_candidates(context, 3, seed=seed)
+    for cand, graph in zip(candidates, extract_stage_graphs(context, candidates)):
+        blocks = tir_blocks(cand.sch)
+        assert sorted(graph.block_names) == sorted(b.name_hint for b in blocks)
+        assert graph.x.shape == (len(blocks), NODE_FEATURES) and np.isfinite(graph.x).all()
+        assert set(np.unique(graph.x[:, HAS_ROW_COLUMN])) <= {0.0, 1.0}
+        assert graph.edge_index.dtype == np.int64 and graph.edge_attr.shape == (graph.num_edges, EDGE_FEATURES)
+        assert ((graph.edge_index >= 0) & (graph.edge_index < graph.num_nodes)).all()
+        assert (graph.edge_index[0] != graph.edge_index[1]).all()  # no self loops
+        assert np.isfinite(graph.edge_attr).all() and (graph.edge_attr[:, : len(EdgeType)].sum(1) == 1).all()
+        pairs = dataflow_pairs(blocks)
+        assert set(graph.edges_of(EdgeType.DATAFLOW)) == pairs
+        assert set(graph.edges_of(EdgeType.DATAFLOW_REVERSE)) == {(c, p) for p, c in pairs}
+        for kind in (EdgeType.LOOP_SHARED, EdgeType.SAME_BUFFER):  # both directions
+            edges = set(graph.edges_of(kind))
+            assert edges == {(t, s) for s, t in edges}

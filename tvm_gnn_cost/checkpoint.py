@@ -2,15 +2,15 @@
 
 A checkpoint says how to rebuild itself (``format_version``, ``architecture``, the model and
 training configs) and holds the weights and optimizer state as ``state_dict``\\ s. Loading
-never unpickles code; a file of another format version or architecture is refused with an
-error naming the file. Saving writes a temporary file and renames it, so an interrupted
+never unpickles code; a file of another format version or architecture, or one whose zip
+entries fail their CRC check, is refused with an error naming the file. Saving writes a temporary file and renames it, so an interrupted
 save leaves the previous file intact.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import tvm_ffi
 
+from .files import atomic_open
 from .model import ARCHITECTURE, GNNConfig
 from .training import TrainConfig
 
@@ -37,16 +38,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Atomically write ``state`` (plus format version and architecture) to ``path``."""
     path = Path(path)
     payload = {"format_version": FORMAT_VERSION, "architecture": ARCHITECTURE, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -54,6 +47,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling refusals, truncation, non-torch files
@@ -72,6 +66,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
     return payload
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a file whose zip entries fail their CRC-32: ``torch.load`` does not check them, so a
+    flipped bit in a config or a weight would otherwise load as a different model."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except Exception as err:  # zipfile raises many types on garbage: BadZipFile, ValueError, EOFError, ...
+        raise CheckpointError(f"{path}: not a readable tvm_gnn_cost checkpoint ({type(err).__name__}: {err})") from err
+    if damaged is not None:
+        raise CheckpointError(f"{path}: damaged ({damaged} fails its CRC check); restore it or retrain")
 
 
 def config_from_dict(cls: type, values: dict[str, Any], path: str | os.PathLike) -> Any:

@@ -44,6 +44,7 @@ def demo(
     """Tune a GEMM and a conv2d with the GNN and with XGBoost under one budget, and compare."""
     from tvm.target.codegen import llvm_get_system_cpu
 
+    from .files import write_json
     from .plots import plot_best_curves
     from .tuning import COST_MODELS, tune_workloads
     from .workloads import DEMO_WORKLOADS, WORKLOADS, workload_task
@@ -87,7 +88,7 @@ def demo(
         "seed": seed,
         "results": [r.to_json() for r in results],
     }
-    (out / "demo.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "demo.json", summary)
     plot_best_curves(results, out / "demo.png", title=f"best latency vs trials ({llvm_get_system_cpu()})")
     console.print(f"wrote {out / 'demo.json'} and {out / 'demo.png'}")
 
@@ -107,7 +108,8 @@ def collect(
     import fnmatch
     import time
 
-    from .dataset import collect_task, machine, versions, write_json
+    from .dataset import collect_task, machine, versions
+    from .files import write_json
     from .measure import host_target, make_builder, make_runner
     from .workloads import SUITES, suite_tasks
 

@@ -8,6 +8,7 @@ functions in :mod:`~tvm_gnn_cost.training` do the learning.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,7 +42,10 @@ class GNNCostModel(PyCostModel):
     ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. Until the
     model has trained once (``TrainConfig.min_samples`` valid measurements), ``predict``
     returns uniform random scores from the model's seeded generator, exactly as
-    ``XGBModel`` does during its warm-up, so the first round is a random search.
+    ``XGBModel`` does during its warm-up, so the first round is a random search. The same
+    holds for a target kind it has not trained on (weights learned on ``llvm`` candidates
+    say nothing about ``cuda`` ones): it says so once in the log, scores that kind's
+    candidates at random, and fine-tunes on their measurements as if for the first time.
 
     Args:
         config: the network's architecture.
@@ -77,7 +81,8 @@ class GNNCostModel(PyCostModel):
         self.optimizer = self._new_optimizer()
         self.buffer = ReplayBuffer(train_config.replay_capacity)
         self.rng = np.random.default_rng(seed)
-        self.trained = False
+        self.target_kinds: set[str] = set()  # kinds of the targets whose measurements trained it
+        self._warned_kinds: set[str] = set()
         self.num_updates = 0
         self.faults: dict[str, int] = {}  # exceptions caught in predict / update, by method
         self._extractor = PerStoreFeature()
@@ -86,6 +91,11 @@ class GNNCostModel(PyCostModel):
         return torch.optim.AdamW(
             self.network.parameters(), lr=self.train_config.lr, weight_decay=self.train_config.weight_decay
         )
+
+    @property
+    def trained(self) -> bool:
+        """Whether the network has trained on measurements (of any target kind)."""
+        return bool(self.target_kinds)
 
     # ---- PyCostModel interface -------------------------------------------------------
 
@@ -106,7 +116,8 @@ class GNNCostModel(PyCostModel):
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: weights do not fit the stored architecture ({err})") from err
         self.network.eval()
-        self.trained = bool(payload.get("trained", True))
+        # checkpoints written before kinds were recorded were all trained on CPU (llvm) measurements
+        self.target_kinds = set(payload.get("target_kinds", ["llvm"] if payload.get("trained", True) else []))
         self.num_updates = int(payload.get("num_updates", 0))
 
     def save(self, path: str) -> None:
@@ -118,7 +129,7 @@ class GNNCostModel(PyCostModel):
                 "state_dict": self.network.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "seed": self.seed,
-                "trained": self.trained,
+                "target_kinds": sorted(self.target_kinds),
                 "num_updates": self.num_updates,
             },
         )
@@ -134,7 +145,8 @@ class GNNCostModel(PyCostModel):
             raise ValueError(f"{len(candidates)} candidates but {len(results)} results")
         if not candidates:
             return
-        good, was_trained = {k: v.clone() for k, v in self.network.state_dict().items()}, self.trained
+        good, kinds = {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds)
+        kind = context.target.kind.name
         try:
             task = shash2hex(context.mod)
             graphs = self.graphs(context, candidates)
@@ -144,20 +156,26 @@ class GNNCostModel(PyCostModel):
             self.num_updates += 1
             if self.buffer.num_measured < self.train_config.min_samples:
                 return
-            self._train(self.train_config.update_epochs if self.trained else self.train_config.first_epochs)
+            config = self.train_config
+            self._train(config.update_epochs if kind in self.target_kinds else config.first_epochs, {kind})
             if not all(torch.isfinite(p).all() for p in self.network.parameters()):
                 raise FloatingPointError("training produced non-finite weights")
         except Exception as err:  # noqa: BLE001 - a failed update must not end a tuning run
             self._fault("update", err, "kept the weights from before this update")
             self.network.load_state_dict(good)
-            self.trained = was_trained
+            self.target_kinds = kinds
             self.optimizer = self._new_optimizer()  # its moments may be non-finite too
 
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
         """Scores of candidates, float64, higher is better (random if the network fails, counted in ``faults``)."""
         if not candidates:
             return np.zeros(0, dtype=np.float64)
-        if not self.trained:
+        kind = context.target.kind.name
+        if kind not in self.target_kinds:
+            if self.target_kinds and kind not in self._warned_kinds:
+                self._warned_kinds.add(kind)
+                logger.warning("GNNCostModel was trained on %s targets, not %r: it ranks %r candidates at random "
+                               "until it has trained on their measurements", sorted(self.target_kinds), kind, kind)
             return self.rng.uniform(0.0, 1.0, size=len(candidates))
         try:
             return self.predict_graphs(self.graphs(context, candidates))[0]
@@ -185,12 +203,13 @@ class GNNCostModel(PyCostModel):
         """(score, predicted log-seconds) of stage graphs."""
         return predict_graphs(self.network, graphs)
 
-    def train_on(self, samples: list[Sample], *, epochs: int) -> float:
-        """Offline training: add samples (of any number of tasks) to the buffer and train ``epochs`` passes."""
+    def train_on(self, samples: list[Sample], *, epochs: int, target_kinds: Iterable[str]) -> float:
+        """Offline training: add samples (of any number of tasks, measured on targets of
+        ``target_kinds``) to the buffer and train ``epochs`` passes."""
         self.buffer.extend(samples)
-        return self._train(epochs)
+        return self._train(epochs, set(target_kinds))
 
-    def _train(self, epochs: int) -> float:
+    def _train(self, epochs: int, kinds: set[str]) -> float:
         """Train on the replay buffer (targets normalised per task by its best times)."""
         samples = list(self.buffer.samples)
         throughput, log_latency, tasks = self.buffer.targets(samples)
@@ -205,5 +224,5 @@ class GNNCostModel(PyCostModel):
             config=self.train_config,
             generator=self.rng,
         )
-        self.trained = True
+        self.target_kinds |= kinds
         return loss

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import FAILED_SECONDS, mean_seconds
+from .files import atomic_open, write_json
 from .measure import measure_candidates, sample_candidates, tune_context
 from .tuning import SkipMeasured, TrialLog, replay_records
 
@@ -51,12 +52,15 @@ def task_database(task_dir: Path) -> ms.database.JSONDatabase:
 
     TVM refuses a whole database for one line it cannot parse (a disk filled or a process
     killed mid-write leaves one); such lines are moved aside by :func:`drop_malformed_lines`
-    and the rest is opened.
+    and the rest is opened. Record lines that are not strict JSON ``[index, record]`` are moved
+    aside before TVM sees them: some of those crash its reader instead of raising.
     """
     from tvm.s_tir import meta_schedule as ms
 
     task_dir.mkdir(parents=True, exist_ok=True)
     paths = (str(task_dir / WORKLOAD_FILE), str(task_dir / RECORD_FILE))
+    if not all(_is_record_shaped(line) for line in _lines(task_dir / RECORD_FILE)):
+        drop_malformed_lines(task_dir)
     try:
         return ms.database.JSONDatabase(*paths)
     except Exception:
@@ -69,6 +73,8 @@ def drop_malformed_lines(directory: Path) -> int:
     """Move the lines of a JSON database that TVM cannot parse to ``<file>.malformed``; returns how many.
 
     A record of a dropped workload goes too; the other records' workload indices are renumbered.
+    Lines are handled as bytes split at ``\\n`` (as TVM reads them), so a bad line is moved
+    byte for byte, whatever it holds.
     """
     import logging
 
@@ -91,20 +97,35 @@ def drop_malformed_lines(directory: Path) -> int:
         except Exception:  # noqa: BLE001
             bad_records.append(line)
             continue
-        kept_records.append(line if index[old] == old else json.dumps([index[old], record]))
+        kept_records.append(line if index[old] == old else json.dumps([index[old], record]).encode())
     for name, kept, bad in ((WORKLOAD_FILE, kept_workloads, bad_workloads), (RECORD_FILE, kept_records, bad_records)):
         if bad:
-            with open(directory / f"{name}.malformed", "a") as f:
-                f.writelines(line + "\n" for line in bad)
-            _write_atomic(directory / name, "".join(line + "\n" for line in kept))
+            with open(directory / f"{name}.malformed", "ab") as f:
+                f.writelines(line + b"\n" for line in bad)
+            with atomic_open(directory / name) as f:
+                f.writelines(line + b"\n" for line in kept)
             logging.getLogger(__name__).warning("%s: %d malformed lines skipped (kept in %s.malformed), %d kept",
                                                 directory / name, len(bad), name, len(kept))
     return len(bad_workloads) + len(bad_records)
 
 
-def _lines(path: Path) -> list[str]:
-    """The non-blank lines of a text file (none if it does not exist)."""
-    return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+def _is_record_shaped(line: bytes) -> bool:
+    """Whether a record line is strict JSON ``[int, value]``: TVM's reader segfaults on some other lines
+    (``null``, ``{}``, ``[null, []]``, ``-Infinity``, text starting with ``+`` or ``-``) instead of raising."""
+    try:
+        value = json.loads(line, parse_constant=_refuse_constant)
+    except ValueError:
+        return False
+    return isinstance(value, list) and len(value) == 2 and type(value[0]) is int
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _lines(path: Path) -> list[bytes]:
+    """The non-blank lines of a file, split at ``\\n`` only (none if it does not exist)."""
+    return [line for line in path.read_bytes().split(b"\n") if line.strip()] if path.exists() else []
 
 
 def versions() -> dict[str, str]:
@@ -224,10 +245,15 @@ def _search(
 def _record(
     candidate: ms.MeasureCandidate, result: ms.runner.RunnerResult, workload: ms.database.Workload, target: Target
 ) -> ms.database.TuningRecord:
-    """A tuning record as ``AddToDatabase`` writes it: a failed build or run gets ``[1e10]``."""
+    """A tuning record as ``AddToDatabase`` writes it: a failed build or run gets ``[1e10]``.
+
+    So does a run whose times are not positive and finite: TVM writes NaN and inf as bare
+    ``nan`` / ``inf``, which its own reader then refuses.
+    """
     from tvm.s_tir import meta_schedule as ms
 
-    run_secs = result.run_secs if result.run_secs and not result.error_msg else [FAILED_SECONDS]
+    ok = not result.error_msg and mean_seconds(result.run_secs) is not None
+    run_secs = result.run_secs if ok else [FAILED_SECONDS]
     return ms.database.TuningRecord(candidate.sch.trace, workload, run_secs, target, candidate.args_info)
 
 
@@ -253,18 +279,6 @@ def _read_info(task_dir: Path) -> dict | None:
 
 def _write_info(task_dir: Path, info: dict) -> None:
     write_json(task_dir / TASK_FILE, info)
-
-
-def write_json(path: Path, data: object) -> None:
-    """Write JSON atomically (see :func:`_write_atomic`)."""
-    _write_atomic(path, json.dumps(data, indent=2))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """A temporary file beside ``path``, renamed over it, so a kill never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass

@@ -7,6 +7,10 @@ reproducible; ``HYPOTHESIS_PROFILE=explore`` draws new ones each run to search f
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +18,7 @@ from hypothesis import settings
 
 from tvm_gnn_cost import host_target, make_builder, make_runner, measure_candidates, sample_candidates
 from tvm_gnn_cost.data import mean_seconds
-from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.measure import rpc_config, rpc_servers, tune_context
 from tvm_gnn_cost.workloads import get_workload
 
 settings.register_profile("ci", derandomize=True, database=None)
@@ -83,3 +87,39 @@ def write_small_cnn(path, *, batch: int | str = 1, seed: int = 0):
 def small_cnn(tmp_path):
     """Path of a small CNN ONNX file with static shapes."""
     return write_small_cnn(tmp_path / "small_cnn.onnx")
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def rpc_tracker():
+    """A TVM RPC tracker and two servers under key ``test-cpu``, as separate processes on localhost."""
+    port = free_port()
+    tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
+                                "--port", str(port), "--port-end", str(port + 1), "--silent"])
+    servers = [
+        subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1",
+                          "--tracker", f"127.0.0.1:{port}", "--key", "test-cpu", "--silent"])
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if rpc_servers(rpc_config(f"127.0.0.1:{port}", "test-cpu")) == len(servers):
+                    break
+            except ValueError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the RPC servers did not register with the tracker within 60 s")
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for process in (*servers, tracker):
+            process.terminate()
+            process.wait(timeout=30)

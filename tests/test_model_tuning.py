@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tvm_ffi
+from conftest import free_port
 from typer.testing import CliRunner
 
 from tvm_gnn_cost.cli import app
@@ -80,37 +77,6 @@ def test_outputs_that_differ_from_the_reference_are_reported(small_cnn, tmp_path
     assert not result.outputs_match and result.max_abs_error > 0.5 and result.reference_constant
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def rpc_tracker():
-    """A TVM RPC tracker and one server under key ``test-cpu``, as separate processes on localhost."""
-    port = _free_port()
-    tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
-                                "--port", str(port), "--port-end", str(port + 1), "--silent"])
-    server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1",
-                               "--tracker", f"127.0.0.1:{port}", "--key", "test-cpu", "--silent"])
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                rpc_config(f"127.0.0.1:{port}", "test-cpu")
-                break
-            except ValueError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
-    finally:
-        for process in (server, tracker):
-            process.terminate()
-            process.wait(timeout=30)
-
-
 def test_tuning_measures_through_an_rpc_tracker(small_cnn, tmp_path, rpc_tracker):
     with pytest.raises(ValueError, match="no server under key 'gpu-box' \\(keys: test-cpu\\)"):
         rpc_config(rpc_tracker, "gpu-box")
@@ -125,4 +91,4 @@ def test_tuning_measures_through_an_rpc_tracker(small_cnn, tmp_path, rpc_tracker
 
 def test_an_unreachable_tracker_is_a_clear_error():
     with pytest.raises(ValueError, match=r"cannot reach the RPC tracker at 127.0.0.1:\d+ .*rpc_tracker"):
-        rpc_config(f"127.0.0.1:{_free_port()}", "test-cpu")
+        rpc_config(f"127.0.0.1:{free_port()}", "test-cpu")

@@ -105,12 +105,7 @@ def collect(
     seed: Annotated[int, typer.Option(help="Seed of sampling and search.")] = 1,
 ) -> None:
     """Measure schedules of a workload suite into TVM JSON databases; run again to resume."""
-    import fnmatch
-    import time
-
-    from .dataset import collect_task, machine, versions
-    from .files import write_json
-    from .measure import host_target, make_builder, make_runner
+    from .measure import host_target, make_runner
     from .workloads import SUITES, suite_tasks
 
     chosen = _known([s for s in suites.split(",") if s], SUITES, "--suites")
@@ -119,19 +114,78 @@ def collect(
     target = host_target()
     with console.status("importing models and extracting tasks"):
         found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i])
-    patterns = [p for p in tasks.split(",") if p]
-    found = [t for t in found if not patterns or any(fnmatch.fnmatch(t.name, p) for p in patterns)]
-    if not found:
-        raise typer.BadParameter(f"no task matches {tasks!r}", param_hint="--tasks")
+    found = _matching(found, tasks)
+
+    command = (f"tvm-gnn-cost collect {out} --suites {suites} --tasks '{tasks}' --random {random} "
+               f"--search {search} --op-configs {op_configs} --seed {seed}")
+    _collect(found, out, target, make_runner(), random=random, search=search, seed=seed, command=command)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="Dataset directory: generated models in models/, one MetaSchedule "
+                                        "JSON database per task.")],
+    models: Annotated[int, typer.Option(help="Random models to generate (numbered; more extends the set).")] = 20,
+    seed: Annotated[int, typer.Option(help="Generator seed: the same seed gives the same models.")] = 0,
+    random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 16,
+    search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 16,
+    tasks: Annotated[str, typer.Option(help="Comma-separated shell patterns; only tasks matching one.")] = "",
+    rpc_tracker: Annotated[str, typer.Option(help="HOST:PORT of a TVM RPC tracker: measure on all its servers.")
+                           ] = "",
+    rpc_key: Annotated[str, typer.Option(help="Device key registered with the RPC tracker.")] = "",
+    target: Annotated[str, typer.Option(help="TVM target as JSON (default: this machine's CPU), e.g. the RPC "
+                                        "devices' CPU.")] = "",
+) -> None:
+    """Generate random realistic models, check each against onnxruntime, and measure their distinct tasks.
+
+    Run again to resume: models, verdicts and measured records are kept in OUT.
+    """
+    from .generator import generated_tasks
+    from .measure import host_target, make_runner, rpc_config
+
+    if models < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--models")
+    if random < 0 or search < 0 or random + search == 0:
+        raise typer.BadParameter("need a positive number of random and/or search records", param_hint="--random")
+    if bool(rpc_tracker) != bool(rpc_key):
+        raise typer.BadParameter("give both --rpc-tracker and --rpc-key, or neither", param_hint="--rpc-key")
+    rpc = _checked(lambda: rpc_config(rpc_tracker, rpc_key), "--rpc-tracker") if rpc_tracker else None
+    tvm_target = _checked(lambda: _target(target), "--target") if target else host_target()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        bar = progress.add_task("generating and checking models", total=models)
+        found, index = generated_tasks(out, models, seed, tvm_target,
+                                       on_model=lambda name, entry: progress.advance(bar))
+    ok = [name for name, entry in index.items() if entry["status"] == "ok"]
+    console.print(f"{len(ok)} of {len(index)} models pass the check; {len(found)} distinct tasks")
+    command = (f"tvm-gnn-cost generate {out} --models {models} --seed {seed} --random {random} --search {search}"
+               f" --tasks '{tasks}'" + (f" --rpc-tracker {rpc_tracker} --rpc-key {rpc_key}" if rpc else "")
+               + (f" --target '{target}'" if target else ""))
+    _collect(_matching(found, tasks), out, tvm_target, make_runner(rpc=rpc), random=random, search=search,
+             seed=seed, command=command, generator={"seed": seed, "models": models, "passed": len(ok),
+                                                    "distinct_tasks": len(found)})
+
+
+def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: int, search: int, seed: int,
+             command: str, **manifest: object) -> None:
+    """Measure ``tasks`` into ``out`` with a progress bar, then write ``out/manifest.json`` and a summary line.
+
+    A task that fails is logged and listed in the manifest; the others go on.
+    """
+    import time
+
+    from .dataset import collect_task, machine, versions
+    from .files import write_json
+    from .measure import make_builder
 
     start = time.perf_counter()
-    builder, runner = make_builder(), make_runner()
+    builder = make_builder()
     done, failed_tasks = [], {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        bar = progress.add_task("collecting", total=len(found) * (random + search))
-        for i, task in enumerate(found):
-            progress.update(bar, description=f"[{i + 1}/{len(found)}] {task.name}")
+        bar = progress.add_task("collecting", total=len(tasks) * (random + search))
+        for i, task in enumerate(tasks):
+            progress.update(bar, description=f"[{i + 1}/{len(tasks)}] {task.name}")
             try:
                 done.append(collect_task(task, out / task.name, target, builder, runner, num_random=random,
                                          num_search=search, seed=seed,
@@ -140,19 +194,21 @@ def collect(
                 logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
                 failed_tasks[task.name] = str(err)
             progress.update(bar, completed=(i + 1) * (random + search))
-    manifest = {
-        "command": f"tvm-gnn-cost collect {out} --suites {suites} --tasks '{tasks}' --random {random} "
-                   f"--search {search} --op-configs {op_configs} --seed {seed}",
+    seconds = time.perf_counter() - start
+    measured = sum(p.measured for p in done)
+    write_json(out / "manifest.json", {
+        "command": command,
+        **manifest,
         "machine": machine(target),
         "versions": versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds_this_run": round(time.perf_counter() - start, 1),
+        "seconds_this_run": round(seconds, 1),
+        "records_this_run": measured,
+        "records_per_hour": round(measured / seconds * 3600) if measured else 0,
         "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
         "failed_tasks": failed_tasks,
-    }
-    write_json(out / "manifest.json", manifest)
-    measured = sum(p.measured for p in done)
-    console.print(f"measured {measured} records in {manifest['seconds_this_run']:.0f} s; "
+    })
+    console.print(f"measured {measured} records in {seconds:.0f} s; "
                   f"{sum(p.total for p in done)} in {out} over {len(done)} tasks"
                   + (f"; {len(failed_tasks)} tasks failed (see {out / 'manifest.json'})" if failed_tasks else ""))
 
@@ -271,6 +327,17 @@ def graph(
     console.print(table)
     draw_stage_graph(stage_graph, out, title=f"{workload}, random schedule (seed {seed})")
     console.print(f"wrote {out}")
+
+
+def _matching(tasks: list, patterns: str) -> list:
+    """The tasks whose name matches one of comma-separated shell ``patterns`` (all if none given)."""
+    import fnmatch
+
+    chosen = [p for p in patterns.split(",") if p]
+    found = [t for t in tasks if not chosen or any(fnmatch.fnmatch(t.name, p) for p in chosen)]
+    if not found:
+        raise typer.BadParameter(f"no task matches {patterns!r}", param_hint="--tasks")
+    return found
 
 
 def _known(values: list[str], known: Iterable[str], hint: str) -> list[str]:

@@ -38,6 +38,7 @@ from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.graph import HAS_ROW_COLUMN, STORE_FEATURES, StageGraph
 from tvm_gnn_cost.metrics import TaskPrediction, summarize
 from tvm_gnn_cost.plots import plot_metric_bars
+from tvm_gnn_cost.pretraining import stage_graphs
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -53,15 +54,12 @@ class Features:
     """
 
     def __init__(self, tasks: list[TaskRecords]) -> None:
-        gnn = GNNCostModel()
-        self.graphs: dict[str, list[StageGraph]] = {}
-        self.store_sums: dict[str, np.ndarray] = {}
-        for task in tasks:
-            graphs = gnn.graphs(task.context(), task.candidates)
-            self.graphs[task.name] = graphs
-            self.store_sums[task.name] = np.stack(
-                [g.x[g.x[:, HAS_ROW_COLUMN] > 0, :STORE_FEATURES].sum(axis=0, dtype=np.float64) for g in graphs]
-            )
+        self.graphs: dict[str, list[StageGraph]] = stage_graphs(tasks)
+        self.store_sums: dict[str, np.ndarray] = {
+            name: np.stack([g.x[g.x[:, HAS_ROW_COLUMN] > 0, :STORE_FEATURES].sum(axis=0, dtype=np.float64)
+                            for g in graphs])
+            for name, graphs in self.graphs.items()
+        }
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tvm_gnn_cost.cli import app
@@ -84,3 +86,23 @@ def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
     bad.write_bytes(b"\x08\x07garbage")
     result = runner.invoke(app, ["tune", str(bad)])
     assert result.exit_code == 2 and "not a valid ONNX model" in result.output
+
+
+@pytest.mark.parametrize(("args", "hint", "message"), [
+    (["generate", "OUT", "--models", "0"], "--models", "at least 1"),
+    (["generate", "OUT", "--random", "0", "--search", "0"], "--random", "positive number"),
+    (["generate", "OUT", "--rpc-tracker", "localhost:9190"], "--rpc-key", "give both"),
+    (["train", "data/ops-resnet50-squeezenet.tar.xz", "--out", "x.pt", "--epochs", "0"], "--epochs", "at least 1"),
+    (["train", "data/ops-resnet50-squeezenet.tar.xz", "--out", "x.pt", "--val-fraction", "1.5"], "--val-fraction",
+     "between 0 and 1"),
+    (["train", "data/ops-resnet50-squeezenet.tar.xz", "--out", "x.pt", "--tasks", "XYZ*"], "--tasks", "matches"),
+    (["train", "missing.tar.xz", "--out", "x.pt"], "DATA", "no such dataset"),
+    (["train", "data/ops-resnet50-squeezenet.tar.xz", "--out", "x.pt", "--tasks", "squeezenet.*"], "DATA",
+     "one model"),
+])
+def test_generate_and_train_reject_bad_input_naming_the_argument(args, hint, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    args = [str(tmp_path / a) if a in ("OUT", "x.pt") else a for a in args]
+    result = runner.invoke(app, args)
+    text = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and hint in text and message in text, result.output

@@ -4,6 +4,7 @@ Public API (imported lazily, so builder workers that only need :func:`build_modu
 
     from tvm_gnn_cost import GNNCostModel, host_target, make_builder, make_runner
     from tvm_gnn_cost import tune_onnx, tune_torch  # whole models
+    from tvm_gnn_cost import random_model, check_model, pretrain  # pretraining data and training
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ _EXPORTS = {
     "tune_torch": "model_tuning",
     "tune_model": "model_tuning",
     "ModelTuneResult": "model_tuning",
+    "random_model": "generator",
+    "check_model": "generator",
+    "generated_tasks": "generator",
+    "pretrain": "pretraining",
+    "PretrainConfig": "pretraining",
+    "stage_graphs": "pretraining",
 }
 
 __all__ = sorted(_EXPORTS)

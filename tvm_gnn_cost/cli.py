@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import platform
@@ -214,6 +215,69 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
 
 
 @app.command()
+def train(
+    data: Annotated[list[Path], typer.Argument(help="Datasets (directories or .tar.xz) from collect or generate.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint to write (weights-only); history JSON and curves PNG "
+                                      "are written beside it.")],
+    tasks: Annotated[str, typer.Option(help="Comma-separated shell patterns; only tasks matching one.")] = "",
+    epochs: Annotated[int, typer.Option(help="Passes over the training records at most.")] = 200,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
+                                          "pairwise accuracy.")] = 25,
+    val_fraction: Annotated[float, typer.Option(help="Share of models (task sources) held out for validation.")
+                            ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batch order.")] = 0,
+) -> None:
+    """Pretrain the GNN offline on measured datasets; runs data-parallel under torchrun (gloo)."""
+    import os
+
+    import torch
+
+    from .dataset import load_dataset
+    from .files import write_json
+    from .plots import plot_training_curves
+    from .pretraining import PretrainConfig, pretrain, split_by_model, stage_graphs
+
+    if epochs < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--epochs")
+    if not 0 < val_fraction < 1:
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--val-fraction")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    found = []
+    for path in data:
+        names = _checked(lambda p=path: _task_names(p, tasks), "DATA")
+        if names == []:
+            raise typer.BadParameter(f"no task of {path} matches {tasks!r}", param_hint="--tasks")
+        found += _checked(lambda p=path, n=names: load_dataset(p, n), "DATA")
+    _checked(lambda: split_by_model(found, val_fraction, seed), "DATA", only=ValueError)  # before the slow part
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=rank != 0) as progress:
+        bar = progress.add_task("stage graphs", total=len(found))
+        graphs = stage_graphs(found, on_task=lambda: progress.advance(bar))
+        bar = progress.add_task("training", total=epochs)
+
+        def on_epoch(row: dict) -> None:
+            progress.update(bar, advance=1, description=f"training: loss {row['train_loss']:.3f}, "
+                                                        f"val pairwise {row['val_pairwise_accuracy']:.3f}")
+
+        config = PretrainConfig(epochs=epochs, patience=patience, val_fraction=val_fraction, seed=seed)
+        model, result = pretrain(found, graphs, config, on_epoch=on_epoch)
+    if rank == 0:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save(str(out))
+        write_json(out.with_suffix(".json"), {"data": [str(p) for p in data], "tasks": len(found),
+                                               "records": sum(len(t.seconds) for t in found),
+                                               "config": dataclasses.asdict(config), **dataclasses.asdict(result)})
+        plot_training_curves(result.history, out.with_suffix(".png"), best_epoch=result.best_epoch)
+        console.print(f"best epoch {result.best_epoch} of {len(result.history)}: validation pairwise accuracy "
+                      f"{result.best['val_pairwise_accuracy']:.3f} on {', '.join(result.val_models)}; "
+                      f"wrote {out} ({result.seconds:.0f} s, {result.processes} process(es))")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+@app.command()
 def tune(
     model: Annotated[Path, typer.Argument(help="ONNX model file, or the name of an ONNX zoo model shipped in "
                                           "the onnx package (resnet50, squeezenet, ...).")],
@@ -327,6 +391,19 @@ def graph(
     console.print(table)
     draw_stage_graph(stage_graph, out, title=f"{workload}, random schedule (seed {seed})")
     console.print(f"wrote {out}")
+
+
+def _task_names(dataset: Path, patterns: str) -> list[str] | None:
+    """Names of a dataset's tasks matching comma-separated shell ``patterns`` (None: all), read without loading."""
+    import fnmatch
+
+    from .dataset import TASK_FILE, open_dataset
+
+    chosen = [p for p in patterns.split(",") if p]
+    if not chosen:
+        return None
+    names = [d.parent.name for d in open_dataset(dataset).glob(f"*/{TASK_FILE}")]
+    return [n for n in names if any(fnmatch.fnmatch(n, p) for p in chosen)]
 
 
 def _matching(tasks: list, patterns: str) -> list:

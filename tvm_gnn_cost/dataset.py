@@ -351,6 +351,11 @@ def open_dataset(path: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache) as tmp, tarfile.open(path) as archive:
             archive.extractall(tmp, filter="data")
-            os.replace(tmp, target)
-            os.mkdir(tmp)  # TemporaryDirectory removes what it created
+            try:
+                os.replace(tmp, target)
+            except OSError:  # another process (a DDP rank) extracted it first
+                if not target.is_dir():
+                    raise
+            else:
+                os.mkdir(tmp)  # TemporaryDirectory removes what it created
     return target

@@ -172,3 +172,22 @@ def _arc_midpoint(ax, start: tuple[float, float], end: tuple[float, float], rad:
     dx, dy = p2 - p1
     control = (p1 + p2) / 2 + rad * np.array([dy, -dx])
     return tuple(ax.transData.inverted().transform(0.25 * p1 + 0.5 * control + 0.25 * p2))
+
+
+def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, *, best_epoch: int) -> None:
+    """Training loss and validation ranking metrics against epochs, the kept epoch marked."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    loss_ax.plot(epochs, [row["train_loss"] for row in history])
+    loss_ax.set_ylabel("training loss")
+    for key, label in (("val_pairwise_accuracy", "pairwise accuracy"), ("val_kendall_tau", "Kendall tau"),
+                       ("val_top1", "top-1 score")):
+        metric_ax.plot(epochs, [row[key] for row in history], label=label)
+    metric_ax.set_ylabel("validation (held-out models)")
+    metric_ax.legend(fontsize=7)
+    for ax in (loss_ax, metric_ax):
+        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+    _save(fig, path, "pretraining")

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 
 from tvm_gnn_cost import host_target, make_builder, make_runner, measure_candidates, sample_candidates
 from tvm_gnn_cost.data import mean_seconds
@@ -123,3 +124,20 @@ def rpc_tracker():
         for process in (*servers, tracker):
             process.terminate()
             process.wait(timeout=30)
+
+
+def damaged(original: bytes) -> st.SearchStrategy[bytes]:
+    """Files a loader may meet: random bytes, ``original`` cut short, or ``original`` with 1-4 bytes flipped."""
+
+    def flip(changes: list[tuple[int, int]]) -> bytes:
+        content = bytearray(original)
+        for position, mask in changes:
+            content[position] ^= mask
+        return bytes(content)
+
+    positions = st.integers(0, len(original) - 1)
+    return st.one_of(
+        st.binary(max_size=4096),
+        positions.map(lambda n: original[:n]),
+        st.lists(st.tuples(positions, st.integers(1, 255)), min_size=1, max_size=4).map(flip),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_small_cnn
+from conftest import damaged, write_small_cnn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -119,21 +119,16 @@ def test_input_shapes_round_trip(shapes):
     assert parse_input_shapes(text) == {name: tuple(dims) for name, dims in shapes.items()}
 
 
+@pytest.fixture(scope="module")
+def small_cnn_bytes(tmp_path_factory) -> bytes:
+    return write_small_cnn(tmp_path_factory.mktemp("onnx") / "original.onnx").read_bytes()
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
-def test_damaged_onnx_files_import_or_are_refused_naming_the_file(data, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("onnx")
-    original = write_small_cnn(directory / "original.onnx").read_bytes()
-    damage = data.draw(st.sampled_from(["random", "truncated", "flipped"]))
-    if damage == "random":
-        content = data.draw(st.binary(max_size=2048))
-    elif damage == "truncated":
-        content = original[: data.draw(st.integers(0, len(original) - 1))]
-    else:
-        position = data.draw(st.integers(0, len(original) - 1))
-        content = original[:position] + bytes([original[position] ^ data.draw(st.integers(1, 255))]) + original[position + 1:]
-    path = directory / "damaged.onnx"
-    path.write_bytes(content)
+def test_damaged_onnx_files_import_or_are_refused_naming_the_file(data, small_cnn_bytes, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "damaged.onnx"
+    path.write_bytes(data.draw(damaged(small_cnn_bytes)))
     try:
         model = load_onnx(path)
     except ModelImportError as err:

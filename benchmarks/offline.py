@@ -79,7 +79,7 @@ Predictor = Callable[[TaskRecords, np.ndarray], tuple[np.ndarray, np.ndarray | N
 def train_gnn(train: Records, setup: Setup, *, layers: int | None = None) -> Predictor:
     """A GNNCostModel trained offline; predicts (scores, seconds) for a task's records."""
     config = GNNConfig() if layers is None else GNNConfig(num_layers=layers)
-    model = GNNCostModel(config=config, train_config=TrainConfig(max_steps=10**9), seed=setup.seed)
+    model = GNNCostModel(pretrained=False, config=config, train_config=TrainConfig(max_steps=10**9), seed=setup.seed)
     graphs = setup.features.graphs
     samples = [
         Sample(graphs[task.name][i], task.name, None if np.isnan(task.seconds[i]) else float(task.seconds[i]))
@@ -95,15 +95,27 @@ def train_gnn(train: Records, setup: Setup, *, layers: int | None = None) -> Pre
     return predict
 
 
-def train_xgb(train: Records, setup: Setup) -> Predictor:
-    """TVM's XGBModel, given each training task through ``update`` as a tuning run would."""
-    model = ms.cost_model.XGBModel(config=ms.cost_model.xgb_model.XGBConfig(seed=setup.seed, nthread=2),
-                                   num_warmup_samples=0, num_tuning_cores=2)
+def xgb_model(seed: int, warmup: int = 0) -> ms.cost_model.XGBModel:
+    """TVM's XGBModel on this machine's 2 cores (``warmup``: records before it stops scoring at random)."""
+    return ms.cost_model.XGBModel(config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=2),
+                                  num_warmup_samples=warmup, num_tuning_cores=2)
+
+
+def fitted_xgb(train: Records, seed: int) -> ms.cost_model.XGBModel:
+    """TVM's XGBModel given each training task through ``update`` as a tuning run would."""
+    model = xgb_model(seed)
     for n, (task, index) in enumerate(train):
         model.adaptive_training = n < len(train) - 1  # retrain at the last update, on all data
         seconds = np.nan_to_num(task.seconds[index], nan=FAILED_SECONDS)
         model.update(task.context(), [task.candidates[i] for i in index],
                      [ms.runner.RunnerResult([float(s)], None) for s in seconds])
+    model.adaptive_training = True
+    return model
+
+
+def train_xgb(train: Records, setup: Setup) -> Predictor:
+    """TVM's XGBModel trained on the records (see :func:`fitted_xgb`)."""
+    model = fitted_xgb(train, setup.seed)
 
     def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, None]:
         return model.predict(task.context(), [task.candidates[i] for i in index]), None

@@ -151,23 +151,12 @@ def search_section(search: dict, plot: str) -> list[str]:
         f"`python benchmarks/search.py` -> `benchmarks/results/search.json`. Each task tuned alone "
         f"(`ms.tune_tasks`, {search['trials_per_run']} trials, 32 per round), once per model and seed "
         f"{search['seeds']}, with the same `PooledBuilder`, `LocalRunner` and target. Whole benchmark: "
-        f"{search['seconds'] / 60:.0f} min.",
+        f"{search['seconds'] / 60:.0f} min. The GNN here learns from scratch during each run (`gnn-scratch`; "
+        "`gnn` in runs made before the pretrained weights became the default); the pretrained one is measured "
+        "in the transfer section.",
         "",
-        "| task | model | best (us), per seed | final best / XGBModel's | trials to XGBModel's best | "
-        "cost-model share |",
-        "| --- | --- | --- | ---: | --- | ---: |",
+        *search_table(search["summary"]),
     ]
-    for task, by_model in search["summary"].items():
-        for model in models:
-            s = by_model[model]
-            best = ", ".join("failed" if b is None else f"{b * 1e6:.0f}" for b in s["best_seconds"])
-            reach = ", ".join("never" if r is None else str(r) for r in s["trials_to_xgb_best"])
-            median = s["trials_to_xgb_best_median"]
-            lines.append(
-                f"| {task} | {model} | {best} | {fmt(s['best_over_xgb_mean'])} ± {fmt(s['best_over_xgb_std'])} | "
-                f"{reach} (median {'never' if median is None else f'{median:.0f}'}) | "
-                f"{s['cost_model_time_share']:.1%} |"
-            )
     rounds = list(range(0, search["trials_per_run"], 32))
     guided = sum(start >= 100 for start in rounds)
     lines += [
@@ -195,10 +184,56 @@ def search_section(search: dict, plot: str) -> list[str]:
     return lines
 
 
+def search_table(summary: dict) -> list[str]:
+    """A row per task and model: best per seed, ratio to XGBModel's, trials to reach it, cost-model share."""
+    lines = ["| task | model | best (us), per seed | final best / XGBModel's | trials to XGBModel's best | "
+             "cost-model share |",
+             "| --- | --- | --- | ---: | --- | ---: |"]
+    for task, by_model in summary.items():
+        for model, s in by_model.items():
+            best = ", ".join("failed" if b is None else f"{b * 1e6:.0f}" for b in s["best_seconds"])
+            reach = ", ".join("never" if r is None else str(r) for r in s["trials_to_xgb_best"])
+            median = s["trials_to_xgb_best_median"]
+            lines.append(
+                f"| {task} | {model} | {best} | {fmt(s['best_over_xgb_mean'])} ± {fmt(s['best_over_xgb_std'])} | "
+                f"{reach} (median {'never' if median is None else f'{median:.0f}'}) | "
+                f"{s['cost_model_time_share']:.1%} |"
+            )
+    return lines
+
+
+def unseen_search_section(search: dict, plot: str) -> list[str]:
+    """The search half of the transfer benchmark, against the issue's target of 32 trials."""
+    summary, trials = search["summary"], search["trials_per_run"]
+    lines = ["## Search on unseen models", "",
+             f"`python benchmarks/search.py --unseen` -> `benchmarks/results/search_unseen.json` "
+             f"({machine_line(search)}): the heaviest task of each of {', '.join(search['tasks'])}, never in "
+             f"pretraining, tuned alone with the pretrained GNN (`gnn`), the GNN from scratch and XGBModel, "
+             f"{trials} trials, seeds {search['seeds']}, same builder, runner and target.", "",
+             *search_table(summary), "", f"![unseen search]({plot})", ""]
+    reach = [s["gnn"]["trials_to_xgb_best_median"] for s in summary.values()]
+    median = float(np.median([np.inf if r is None else r for r in reach]))
+    lines.append(f"Target: XGBModel's {trials}-trial best reached in 32 trials or fewer (median task). Pretrained "
+                 f"GNN: {'never' if not np.isfinite(median) else f'{median:.0f} trials'}, "
+                 + ("met." if median <= 32 else "**missed**."))
+    key = "best_at_64_over_xgb_at_64"
+    for model in next(iter(summary.values())):
+        ratios = [r for s in summary.values() for r in s[model].get(key, [])]
+        if ratios and model != "xgb":
+            lines.append(f"- `{model}` best after 64 trials / XGBModel's after 64: geometric mean "
+                         f"{float(np.exp(np.mean(np.log(ratios)))):.3f} over {len(ratios)} runs (below 1: better).")
+    return lines + [""]
+
+
 def _blas(libraries: list[dict]) -> str:
     """'openblas 0.3.31, SkylakeX kernel, 2 threads' for each BLAS numpy loaded."""
     return "; ".join(f"{b['internal_api']} {b['version']}, {b['architecture']} kernel, {b['num_threads']} threads"
                      for b in libraries) or "no BLAS found"
+
+
+def scratch_gnn(summary: dict) -> str:
+    """The search runs' GNN: ``gnn-scratch``, named ``gnn`` in runs from before the pretrained default."""
+    return "gnn-scratch" if "gnn-scratch" in next(iter(summary.values())) else "gnn"
 
 
 def search_verdicts(summary: dict) -> list[str]:
@@ -207,7 +242,8 @@ def search_verdicts(summary: dict) -> list[str]:
         ratios = [s[model]["best_over_xgb_mean"] for s in summary.values() if s.get(model, {}).get("best_over_xgb_mean")]
         return float(np.exp(np.mean(np.log(ratios)))) if ratios else None
 
-    gnn, rnd = geomean("gnn"), geomean("random")
+    name = scratch_gnn(summary)
+    gnn, rnd = geomean(name), geomean("random")
     if gnn is None:
         return []
     verdict = "better than" if gnn < 0.99 else "worse than" if gnn > 1.01 else "on par with"
@@ -215,14 +251,14 @@ def search_verdicts(summary: dict) -> list[str]:
            f"per-task ratios {gnn:.3f}" + (f"; the random model's {rnd:.3f})." if rnd else ").")]
     groups: dict[str, list[str]] = {"loses to XGBModel on": [], "beats XGBModel on": [], "ties with XGBModel on": []}
     for task, s in summary.items():
-        mean, std = s["gnn"]["best_over_xgb_mean"], s["gnn"]["best_over_xgb_std"]
+        mean, std = s[name]["best_over_xgb_mean"], s[name]["best_over_xgb_std"]
         key = ("loses to XGBModel on" if mean - 1 > std else "beats XGBModel on" if 1 - mean > std
                else "ties with XGBModel on")
         groups[key].append(f"{task} ({mean:.3f} ± {std:.3f}x)")
     out.append("Per task, counting a gap within the seed-to-seed standard deviation of the ratio as a tie, the GNN "
                + "; ".join(f"{verdict} {', '.join(tasks)}" for verdict, tasks in groups.items() if tasks) + ".")
-    shares = {m: [s[m]["cost_model_time_share"] for s in summary.values()] for m in ("gnn", "xgb")}
-    out.append(f"The GNN spent {min(shares['gnn']):.0%}-{max(shares['gnn']):.0%} of tuning time in predict and "
+    shares = {m: [s[m]["cost_model_time_share"] for s in summary.values()] for m in (name, "xgb")}
+    out.append(f"The GNN spent {min(shares[name]):.0%}-{max(shares[name]):.0%} of tuning time in predict and "
                f"update, XGBModel {min(shares['xgb']):.0%}-{max(shares['xgb']):.0%}; during its warm-up XGBModel "
                "returns random scores without extracting features, so its share here is not its cost when ranking "
                "(that is compared in the overhead section).")
@@ -256,6 +292,60 @@ def overhead_section(overhead: dict) -> list[str]:
     ]
 
 
+#: The issue's targets for the pretrained GNN on unseen models (issue #7), as (label, k, metric, floor).
+TRANSFER_TARGETS = (("zero-shot pairwise accuracy", "0", "pairwise_accuracy", 0.80),
+                    ("zero-shot top-1", "0", "top1", 0.85),
+                    ("top-1 after 32 measurements", "32", "top1", 0.90))
+
+
+def transfer_section(transfer: dict, plot: str) -> list[str]:
+    """Pretrained GNN against XGBModel (pretrained and from scratch) on unseen models, k-shot, and forgetting."""
+    summary, shots = transfer["summary"], [str(k) for k in transfer["shots"]]
+    default = transfer["default_variant"]
+    lines = [
+        "## Transfer to unseen models",
+        "",
+        f"`python benchmarks/transfer.py` -> `benchmarks/results/transfer.json` ({machine_line(transfer)}). "
+        f"Weights: `{os.path.relpath(transfer['weights'], ROOT)}` (data card: `tvm_gnn_cost/weights/README.md`), never trained on "
+        f"{', '.join(transfer['unseen_models'])}. {len(transfer['unseen_tasks'])} tasks of those models; per "
+        f"seed ({transfer['seeds']}) each task's records are shuffled, the last {transfer['test_records']} held "
+        "out, and each model is given the first k the way a search gives them (the GNNs in rounds of 32 through "
+        "`learn`, XGBModel in one `update`). `xgb-pretrained` is XGBModel fed every pretraining record first "
+        "(TenSet-style) and retrained with the k; `xgb` is XGBModel from scratch with its tuning defaults "
+        "(random scores for its first 100 records); `gnn-scratch` scores at random until 32. The shipped "
+        f"default fine-tunes as `{default}`. Mean ± sd over seeds.",
+        "",
+    ]
+    for metric in ("pairwise_accuracy", "top1"):
+        lines += [f"| {METRICS[metric]} | " + " | ".join(f"k = {k}" for k in shots) + " |",
+                  "| --- |" + " ---: |" * len(shots)]
+        lines += [f"| `{m}` | " + " | ".join(mean_std(by_k[k][metric]) for k in shots) + " |"
+                  for m, by_k in summary.items()]
+        lines.append("")
+    lines += [f"![transfer]({plot})", "", "Against the targets of issue #7:", ""]
+    gnn = summary[default]
+    for label, k, metric, floor in TRANSFER_TARGETS:
+        value = gnn[k][metric]["mean"] if k in gnn else None
+        lines.append(f"- {label} >= {floor:.2f}: " + ("not measured" if value is None else
+                     f"{value:.3f}, " + ("met" if value >= floor else f"**missed by {floor - value:.3f}**")))
+    if "xgb-pretrained" in summary:
+        gap = gnn["0"]["pairwise_accuracy"]["mean"] - summary["xgb-pretrained"]["0"]["pairwise_accuracy"]["mean"]
+        lines.append(f"- zero-shot pairwise accuracy at least 0.10 above pretrained XGBModel's: {gap:+.3f}, "
+                     + ("met" if gap >= 0.10 else f"**missed by {0.10 - gap:.3f}**"))
+    forgetting = {m: by_k for m, by_k in transfer["forgetting"].items() if by_k}
+    if forgetting:
+        ks = sorted({k for by_k in forgetting.values() for k in by_k}, key=int)
+        lines += ["", "**Forgetting.** After fine-tuning on one unseen task, each pretrained variant is scored on "
+                  f"the pretraining models held out for validation ({len(transfer['probe_tasks'])} tasks; pairwise "
+                  f"accuracy {mean_std(transfer['probe_before'])} before). Change in that accuracy (negative: "
+                  "forgotten), averaged over tasks, mean ± sd over seeds:", "",
+                  "| variant | " + " | ".join(f"k = {k}" for k in ks) + " |", "| --- |" + " ---: |" * len(ks)]
+        lines += [f"| `{m}` | " + " | ".join(mean_std(by_k.get(k)) for k in ks) + " |" for m, by_k in forgetting.items()]
+        lines += ["", f"`gnn-anchor`: anchor weight {transfer['anchor_weight']:g}; `gnn-replay`: "
+                  f"{transfer['replay_records']} pretraining records in the replay buffer."]
+    return lines + [""]
+
+
 def render(results_dir: Path, out: Path) -> str:
     """The results page for the JSON files in ``results_dir``, with plot links relative to ``out``."""
     load = lambda name: json.loads((results_dir / f"{name}.json").read_text())  # noqa: E731
@@ -278,6 +368,9 @@ def render(results_dir: Path, out: Path) -> str:
         *offline_section(offline, plot("offline")),
         *search_section(search, plot("search")),
         *overhead_section(overhead),
+        *(transfer_section(load("transfer"), plot("transfer")) if (results_dir / "transfer.json").exists() else []),
+        *(unseen_search_section(load("search_unseen"), plot("search_unseen"))
+          if (results_dir / "search_unseen.json").exists() else []),
         DEFINITIONS,
     ]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Run every benchmark, then write the results page: the one command behind ``make results``.
 
-    .venv/bin/python benchmarks/run_all.py            # full budgets (about 100 minutes on 2 cores)
+    .venv/bin/python benchmarks/run_all.py            # full budgets (about 4 hours on 2 cores)
     .venv/bin/python benchmarks/run_all.py --quick    # tiny budgets, a few minutes
 
 Full runs write benchmarks/results/*.json and docs/results.md; --quick writes
@@ -16,7 +16,9 @@ from pathlib import Path
 from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("overhead", "offline", "search")
+#: (script, extra arguments, result name), in order: transfer imports offline.
+BENCHMARKS = (("overhead", [], "overhead"), ("offline", [], "offline"), ("search", [], "search"),
+              ("transfer", [], "transfer"), ("search", ["--unseen"], "search_unseen"))
 
 
 def load(name: str) -> ModuleType:
@@ -36,8 +38,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     results = args.results or HERE / "results" / ("quick" if args.quick else "")
     docs = args.docs or (results / "results.md" if args.quick else HERE.parent / "docs" / "results.md")
-    for name in BENCHMARKS:
-        load(name).main([*(["--quick"] if args.quick else []), "--out", str(results / f"{name}.json")])
+    for script, extra, name in BENCHMARKS:
+        load(script).main([*extra, *(["--quick"] if args.quick else []), "--out", str(results / f"{name}.json")])
     return load("report").main(["--results", str(results), "--out", str(docs)])
 
 

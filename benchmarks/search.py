@@ -1,17 +1,20 @@
-"""Search: tune the same tasks with the GNN, TVM's XGBModel and a random model, same budget and seeds.
+"""Search: tune the same tasks with the GNN (from scratch), TVM's XGBModel and a random model, same budget and seeds.
 
 Tasks: ResNet-50's heaviest convolution tasks (by task weight x FLOPs, from the ONNX zoo file
-in the ``onnx`` package) and a 512x512x512 GEMM. Each (task, model, seed) is a separate
+in the ``onnx`` package) and a 512x512x512 GEMM. With ``--unseen`` (the transfer benchmark's
+search half): the heaviest task of Inception v1 and of VGG-19, which pretraining never saw,
+tuned with the pretrained GNN, the GNN from scratch and XGBModel. Each (task, model, seed) is a separate
 ``ms.tune_tasks`` run with the same builder, runner, target and trial budget. Reports:
 
 - best-latency-versus-trials curves (PNG, median over seeds with min-max band);
 - each model's final best latency relative to XGBModel's (same task and seed);
 - the trials each model needs to reach XGBModel's final best (same task and seed);
+- each model's best after 64 trials relative to XGBModel's after 64;
 - the share of tuning time spent in the cost model's predict and update;
 - for the GEMM, the ratio to numpy's time for the same product, measured in the same run in a
   child process with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
 
-    .venv/bin/python benchmarks/search.py [--quick] [--trials 128] [--seeds 1 2 3]
+    .venv/bin/python benchmarks/search.py [--quick] [--unseen] [--trials 256] [--seeds 1 2 3]
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ from tvm_gnn_cost.tuning import tune_workloads
 from tvm_gnn_cost.workloads import Task, heaviest_first, model_tasks, workload_task
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODELS = ("gnn", "xgb", "random")
+MODELS = ("gnn-scratch", "xgb", "random")  # the pretrained GNN: benchmarks/transfer.py
+UNSEEN_MODELS = ("inception_v1", "vgg19")  # --unseen: their heaviest tasks, never in pretraining
+UNSEEN_RUN_MODELS = ("gnn", "gnn-scratch", "xgb")
 GEMM = "gemm-512"
+EARLY = 64  # trials after which each model's best is compared with XGBModel's
 
 NUMPY_GEMM = """
 import json, time, numpy as np
@@ -82,6 +88,36 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
     return None
 
 
+def run_searches(tasks: list[Task], models: list[str], trials: int, seeds: list[int]) -> dict[str, dict[str, list]]:
+    """Tune each task alone with each model and seed (``ms.tune_tasks``, same builder, runner, budget)."""
+    runs: dict[str, dict[str, list[dict]]] = {t.name: {m: [] for m in models} for t in tasks}
+    with tempfile.TemporaryDirectory() as work:
+        for seed in seeds:
+            for task in tasks:
+                for model in models:
+                    result = tune_workloads([task], model, trials_per_task=trials,
+                                            work_dir=Path(work) / f"{task.name}-{model}-{seed}", seed=seed)
+                    record = result.to_json()["tasks"][task.name]
+                    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
+                    runs[task.name][model].append({
+                        "seed": seed,
+                        "best_seconds": record["best_seconds"],
+                        "curve": record["curve"],
+                        "wall_seconds": round(result.wall_seconds, 2),
+                        "cost_model_seconds": round(cost_seconds, 2),
+                        "stats": result.stats,
+                    })
+                    best = record["best_seconds"]
+                    print(f"seed {seed} {task.name[:40]:40s} {model:11s} best "
+                          f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s")
+    return runs
+
+
+def best_after(curve: list[float | None], trials: int) -> float | None:
+    """Best latency within the first ``trials`` trials (None if none succeeded or the run was shorter)."""
+    return curve[trials - 1] if len(curve) >= trials else None
+
+
 def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict:
     """Per task and model: best latency relative to XGBModel's, trials to reach it, cost-model share."""
     summary: dict = {}
@@ -92,6 +128,9 @@ def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict:
             ratios = [r["best_seconds"] / x for r, x in zip(seeds, xgb_best) if r["best_seconds"] and x]
             reach = [trials_to_reach(r["curve"], x) for r, x in zip(seeds, xgb_best) if x]
             share = [r["cost_model_seconds"] / r["wall_seconds"] for r in seeds]
+            early = [best_after(r["curve"], EARLY) / best_after(x["curve"], EARLY)
+                     for r, x in zip(seeds, by_model["xgb"])
+                     if best_after(r["curve"], EARLY) and best_after(x["curve"], EARLY)]
             summary[task][model] = {
                 "best_seconds": [r["best_seconds"] for r in seeds],
                 "best_over_xgb_mean": float(np.mean(ratios)) if ratios else None,
@@ -99,6 +138,7 @@ def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict:
                 "trials_to_xgb_best": reach,
                 "trials_to_xgb_best_median": _median_trials(reach),
                 "cost_model_time_share": float(np.mean(share)),
+                f"best_at_{EARLY}_over_xgb_at_{EARLY}": [float(v) for v in early],
                 "wall_seconds_mean": float(np.mean([r["wall_seconds"] for r in seeds])),
             }
     return summary
@@ -115,43 +155,35 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=256,
                         help="measured trials per task and run (XGBModel ranks from its 100th)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="+", help=f"default {' '.join(MODELS)}, with --unseen "
+                        f"{' '.join(UNSEEN_RUN_MODELS)}")
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
-    parser.add_argument("--quick", action="store_true", help="8 trials, 1 seed, 1 conv")
+    parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
+                        "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
+    parser.add_argument("--quick", action="store_true", help="8 trials, 1 seed, 1 conv (with --unseen: 1 model)")
     parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, "
                         "or results/quick/search.json with --quick)")
     args = parser.parse_args(argv)
+    args.models = args.models or list(UNSEEN_RUN_MODELS if args.unseen else MODELS)
     if args.quick:
         args.trials, args.seeds, args.convs = 8, args.seeds[:1], 1
-    out = args.out or RESULTS / ("quick" if args.quick else "") / "search.json"
+    name = "search_unseen.json" if args.unseen else "search.json"
+    out = args.out or RESULTS / ("quick" if args.quick else "") / name
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
-    runs: dict[str, dict[str, list[dict]]] = {t.name: {m: [] for m in args.models} for t in tasks}
-    with tempfile.TemporaryDirectory() as work:
-        for seed in args.seeds:
-            for task in tasks:
-                for model in args.models:
-                    result = tune_workloads([task], model, trials_per_task=args.trials,
-                                            work_dir=Path(work) / f"{task.name}-{model}-{seed}", seed=seed)
-                    record = result.to_json()["tasks"][task.name]
-                    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
-                    runs[task.name][model].append({
-                        "seed": seed,
-                        "best_seconds": record["best_seconds"],
-                        "curve": record["curve"],
-                        "wall_seconds": round(result.wall_seconds, 2),
-                        "cost_model_seconds": round(cost_seconds, 2),
-                        "stats": result.stats,
-                    })
-                    best = record["best_seconds"]
-                    print(f"seed {seed} {task.name[:40]:40s} {model:7s} best "
-                          f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s")
-    numpy_gemm = numpy_gemm_seconds(512)
+    if args.unseen:
+        names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
+        tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
+    else:
+        tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
+    runs = run_searches(tasks, args.models, args.trials, args.seeds)
     summary = summarize(runs)
-    for stats in summary[GEMM].values():
-        stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
+    numpy_gemm = None
+    if GEMM in summary:
+        numpy_gemm = numpy_gemm_seconds(512)
+        for stats in summary[GEMM].values():
+            stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
 
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

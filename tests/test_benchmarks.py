@@ -43,15 +43,28 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     search = json.loads((tmp_path / "search.json").read_text())
     assert len(search["tasks"]) == 2 and "gemm-512" in search["tasks"]
     for by_model in search["runs"].values():
-        assert set(by_model) == {"gnn", "xgb", "random"}
+        assert set(by_model) == {"gnn-scratch", "xgb", "random"}
         for runs in by_model.values():
             assert len(runs) == 1 and len(runs[0]["curve"]) == 8
     gemm = search["summary"]["gemm-512"]
     assert gemm["xgb"]["best_over_xgb_mean"] == 1.0 and gemm["xgb"]["trials_to_xgb_best"][0] <= 8
     assert search["numpy_gemm_512"]["seconds"] > 0 and search["numpy_gemm_512"]["blas"]
 
+    transfer = json.loads((tmp_path / "transfer.json").read_text())
+    assert transfer["shots"] == [0, 8] and len(transfer["unseen_tasks"]) == 2
+    assert set(transfer["summary"]) == {"gnn-plain", "gnn-anchor", "gnn-replay", "gnn-scratch", "xgb-pretrained", "xgb"}
+    zero_shot = {m: transfer["summary"][m]["0"]["pairwise_accuracy"]["mean"] for m in transfer["summary"]}
+    assert zero_shot["gnn-plain"] == zero_shot["gnn-anchor"] == zero_shot["gnn-replay"]  # the same weights
+    assert set(transfer["forgetting"]["gnn-anchor"]) == {"8"}
+
+    unseen = json.loads((tmp_path / "search_unseen.json").read_text())
+    assert [t.split(".")[0] for t in unseen["tasks"]] == ["inception_v1"]  # --quick: one unseen model
+    for by_model in unseen["runs"].values():
+        assert set(by_model) == {"gnn", "gnn-scratch", "xgb"}
+
     text = page.read_text()
-    for heading in ("## Dataset", "## Offline prediction quality", "## Search", "## Overhead", "## Metric definitions"):
+    for heading in ("## Dataset", "## Offline prediction quality", "## Search", "## Overhead", "## Transfer",
+                    "## Search on unseen models", "## Metric definitions"):
         assert heading in text
-    for png in ("offline.png", "search.png"):
+    for png in ("offline.png", "search.png", "transfer.png", "search_unseen.png"):
         assert (tmp_path / png).stat().st_size > 10_000 and png in text

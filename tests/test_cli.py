@@ -30,8 +30,9 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert [r["cost_model"] for r in summary["results"]] == ["gnn", "xgb"]
     gnn_stats = summary["results"][0]["stats"]
-    # 8 trials stay in the random warm-up, so only update() built graphs: the 8 measured ones
-    assert (gnn_stats["graph_cache_hits"], gnn_stats["graph_cache_misses"]) == (0, 8)
+    # the pretrained GNN ranks from the first round: it builds graphs of the search's candidates,
+    # and update() finds measured ones it scored in the cache
+    assert gnn_stats["graph_cache_misses"] > 8 and gnn_stats["graph_cache_hits"] > 0
     for r in summary["results"]:
         assert r["stats"]["cost_model_update_seconds"] > 0 and r["stats"]["cost_model_predict_seconds"] > 0
         task = r["tasks"]["gemm-128"]
@@ -55,6 +56,7 @@ def test_collect_writes_a_database_per_task_and_a_manifest(tmp_path):
     assert "measured 3 records" in result.output
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["tasks"] == {"GMM-1": {"records": 3, "failed": 0}} and manifest["machine"]["cpu"]
+    assert manifest["finished"] is True
     assert (tmp_path / "GMM-1" / "database_tuning_record.json").read_text().count("\n") == 3
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "measured 0 records" in again.output
@@ -70,7 +72,7 @@ def test_collect_rejects_unknown_suites_and_unmatched_tasks(tmp_path):
 def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
     cases = [
         (["resnet5"], "MODEL", "nor a zoo model (resnet50, squeezenet"),
-        ([str(small_cnn), "--cost-model", "lightgbm"], "--cost-model", "known: gnn, gnn-nomp, xgb, random"),
+        ([str(small_cnn), "--cost-model", "lightgbm"], "--cost-model", "known: gnn, gnn-scratch, gnn-nomp, xgb, random"),
         ([str(small_cnn), "--input-shape", "image:1,3,64,64"], "--input-shape", "does not fit"),
         ([str(small_cnn), "--rpc-key", "cpu"], "--rpc-key", "give both --rpc-tracker and --rpc-key"),
         ([str(small_cnn), "--rpc-tracker", "localhost", "--rpc-key", "cpu"], "--rpc-tracker", "is not HOST:PORT"),

@@ -17,8 +17,10 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.runner import RunnerResult
 from tvm.target import Target
 
-from tvm_gnn_cost import CheckpointError, GNNCostModel, TrainConfig, sample_candidates
-from tvm_gnn_cost.checkpoint import FORMAT_VERSION
+from tvm_gnn_cost import CheckpointError, GNNConfig, GNNCostModel, TrainConfig, sample_candidates
+from tvm_gnn_cost.checkpoint import FORMAT_VERSION, load_checkpoint
+from tvm_gnn_cost.cost_model import DEFAULT_WEIGHTS
+from tvm_gnn_cost.training import anchor_penalty
 from tvm_gnn_cost.measure import tune_context
 from tvm_gnn_cost.workloads import get_workload
 
@@ -34,7 +36,7 @@ def pairwise_accuracy(scores: np.ndarray, seconds: np.ndarray) -> float:
 def trained(measured_gemm):
     """A model updated on the first 64 measured candidates; the last 32 are held out."""
     context, candidates, results, _ = measured_gemm
-    model = GNNCostModel(seed=0)
+    model = GNNCostModel(pretrained=False, seed=0)
     model.update(context, candidates[:32], results[:32])
     model.update(context, candidates[32:64], results[32:64])
     return model
@@ -42,11 +44,51 @@ def trained(measured_gemm):
 
 def test_predict_contract_before_training(measured_gemm):
     context, candidates, _, _ = measured_gemm
-    model = GNNCostModel(seed=3)
+    model = GNNCostModel(pretrained=False, seed=3)
     scores = model.predict(context, candidates[:10])
     assert scores.dtype == np.float64 and scores.shape == (10,)
     assert np.all((scores >= 0) & (scores < 1))  # documented warm-up: uniform random scores
-    np.testing.assert_array_equal(GNNCostModel(seed=3).predict(context, candidates[:10]), scores)
+    np.testing.assert_array_equal(GNNCostModel(pretrained=False, seed=3).predict(context, candidates[:10]), scores)
+
+
+def test_by_default_it_starts_from_the_shipped_weights_and_ranks_from_the_first_round(measured_gemm):
+    context, candidates, _, seconds = measured_gemm
+    model = GNNCostModel(seed=1)
+    assert model.trained and model.target_kinds == {"llvm"}
+    scores = model.predict(context, candidates)
+    np.testing.assert_array_equal(GNNCostModel(seed=2).predict(context, candidates), scores)  # the network's
+    ok = np.isfinite(seconds)
+    assert pairwise_accuracy(scores[ok], seconds[ok]) > 0.6  # before a single measurement of this task
+    assert all(torch.equal(model.anchor[k], p) for k, p in model.network.named_parameters())
+
+
+def test_the_shipped_weights_are_small_documented_and_load_as_weights_only():
+    assert DEFAULT_WEIGHTS.stat().st_size < 5_000_000
+    card = (DEFAULT_WEIGHTS.parent / "README.md").read_text()
+    assert "tvm-gnn-cost train" in card and "rocketlake" in card  # how to reproduce, and where it was measured
+    payload = load_checkpoint(DEFAULT_WEIGHTS)  # torch.load(weights_only=True) after a CRC check
+    assert payload["format_version"] == FORMAT_VERSION and payload["target_kinds"] == ["llvm"]
+
+
+def test_another_architecture_must_start_from_scratch():
+    with pytest.raises(ValueError, match="pretrained=False"):
+        GNNCostModel(config=GNNConfig(hidden=32))
+    model = GNNCostModel(pretrained=False, config=GNNConfig(hidden=32))
+    assert model.config.hidden == 32 and not model.trained and model.anchor is None
+
+
+def test_fine_tuning_is_pulled_toward_the_pretrained_weights(measured_gemm, tmp_path):
+    context, candidates, results, _ = measured_gemm
+    free, held = (GNNCostModel(train_config=TrainConfig(anchor_weight=w)) for w in (0.0, 1.0))
+    for model in (free, held):
+        model.update(context, candidates[:16], results[:16])  # a pretrained model fine-tunes at once
+        assert model.num_updates == 1 and model.faults == {}
+    assert 0 < anchor_penalty(held.network, held.anchor) < anchor_penalty(free.network, free.anchor)
+    held.save(str(tmp_path / "held.pt"))
+    restored = GNNCostModel(pretrained=False)
+    restored.load(str(tmp_path / "held.pt"))
+    assert restored.anchor.keys() == held.anchor.keys()
+    assert all(torch.equal(restored.anchor[k], v) for k, v in held.anchor.items())
 
 
 def test_update_then_predict_ranks_held_out_candidates(trained, measured_gemm):
@@ -73,7 +115,7 @@ def test_failed_results_never_become_latencies(measured_gemm):
     failed = [RunnerResult(None, "build failed"), RunnerResult([], None)] + [
         RunnerResult([t], None) for t in (float("nan"), float("inf"), 0.0, -1.0, 1e10)
     ]
-    model = GNNCostModel(seed=0, train_config=TrainConfig(min_samples=2))
+    model = GNNCostModel(pretrained=False, seed=0, train_config=TrainConfig(min_samples=2))
     model.update(context, candidates[:7], failed)
     assert [s.seconds for s in model.buffer.samples] == [None] * 7
     assert not model.trained  # nothing measured, nothing learned
@@ -87,7 +129,7 @@ def test_save_load_round_trip_gives_identical_predictions(trained, measured_gemm
     context, candidates, _, _ = measured_gemm
     path = tmp_path / "model.pt"
     trained.save(str(path))
-    restored = GNNCostModel(seed=99)
+    restored = GNNCostModel(pretrained=False, seed=99)
     restored.load(str(path))
     np.testing.assert_array_equal(restored.predict(context, candidates), trained.predict(context, candidates))
 
@@ -158,7 +200,7 @@ def _nan_when_training(model: GNNCostModel):
 
 def test_a_failing_predict_falls_back_to_random_scores_logged_once(measured_gemm, caplog):
     context, candidates, results, _ = measured_gemm
-    model = GNNCostModel(seed=0)
+    model = GNNCostModel(pretrained=False, seed=0)
     model.update(context, candidates[:64], results[:64])
     good = model.predict(context, candidates[64:])
     handle = _fail_forward(model)
@@ -175,7 +217,7 @@ def test_a_failing_predict_falls_back_to_random_scores_logged_once(measured_gemm
 
 def test_training_that_yields_nan_weights_keeps_the_previous_weights(measured_gemm, caplog):
     context, candidates, results, _ = measured_gemm
-    model = GNNCostModel(seed=0)
+    model = GNNCostModel(pretrained=False, seed=0)
     model.update(context, candidates[:64], results[:64])
     before = model.predict(context, candidates[64:])
     handle = _nan_when_training(model)
@@ -191,7 +233,7 @@ def test_training_that_yields_nan_weights_keeps_the_previous_weights(measured_ge
 
 def test_an_untrained_model_whose_first_training_fails_stays_untrained(measured_gemm):
     context, candidates, results, _ = measured_gemm
-    model = GNNCostModel(seed=0)
+    model = GNNCostModel(pretrained=False, seed=0)
     _nan_when_training(model)
     model.update(context, candidates[:64], results[:64])
     assert model.faults == {"update": 1} and not model.trained
@@ -203,14 +245,14 @@ def test_the_same_seed_gives_the_same_training_and_predictions(measured_gemm):
     context, candidates, results, _ = measured_gemm
     runs = []
     for _ in range(2):
-        model = GNNCostModel(seed=3)
+        model = GNNCostModel(pretrained=False, seed=3)
         model.update(context, candidates[:64], results[:64])
         runs.append((model.network.state_dict(), model.predict(context, candidates[64:])))
     (weights_a, scores_a), (weights_b, scores_b) = runs
     assert weights_a.keys() == weights_b.keys()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     np.testing.assert_array_equal(scores_a, scores_b)
-    other = GNNCostModel(seed=4)
+    other = GNNCostModel(pretrained=False, seed=4)
     other.update(context, candidates[:64], results[:64])
     assert not np.array_equal(other.predict(context, candidates[64:]), scores_a)
 
@@ -270,7 +312,7 @@ def _scale_and_shift(x: te.Tensor, name: str) -> te.Tensor:
 def test_memory_stays_bounded_over_100000_measured_records(measured_gemm):
     context, candidates, results, _ = measured_gemm
     config = TrainConfig(replay_capacity=4096, first_epochs=1, update_epochs=1, max_steps=1)
-    model = GNNCostModel(seed=0, train_config=config, graph_cache_size=64)  # fewer slots than schedules
+    model = GNNCostModel(pretrained=False, seed=0, train_config=config, graph_cache_size=64)  # fewer slots than schedules
     rounds, per_round = 200, 500  # 100,000 records, in rounds the size of a large search round
     order = np.random.default_rng(0).integers(0, len(candidates), size=(rounds, per_round))
     graph_bytes = max(g.x.nbytes + g.edge_index.nbytes + g.edge_attr.nbytes for g in model.graphs(context, candidates))

@@ -169,9 +169,11 @@ def generate(
 
 def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: int, search: int, seed: int,
              command: str, **manifest: object) -> None:
-    """Measure ``tasks`` into ``out`` with a progress bar, then write ``out/manifest.json`` and a summary line.
+    """Measure ``tasks`` into ``out`` with a progress bar, keeping ``out/manifest.json`` up to date, then a summary.
 
-    A task that fails is logged and listed in the manifest; the others go on.
+    The manifest is rewritten after every task (``finished`` false until the last), so a run
+    that is killed still says what it measured and how fast. A task that fails is logged and
+    listed in the manifest; the others go on.
     """
     import time
 
@@ -182,6 +184,25 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
     start = time.perf_counter()
     builder = make_builder()
     done, failed_tasks = [], {}
+
+    def write_manifest(finished: bool) -> tuple[float, int]:
+        seconds = time.perf_counter() - start
+        measured = sum(p.measured for p in done)
+        write_json(out / "manifest.json", {
+            "command": command,
+            **manifest,
+            "machine": machine(target),
+            "versions": versions(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "finished": finished,
+            "seconds_this_run": round(seconds, 1),
+            "records_this_run": measured,
+            "records_per_hour": round(measured / seconds * 3600) if measured else 0,
+            "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
+            "failed_tasks": failed_tasks,
+        })
+        return seconds, measured
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         bar = progress.add_task("collecting", total=len(tasks) * (random + search))
@@ -195,20 +216,8 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
                 logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
                 failed_tasks[task.name] = str(err)
             progress.update(bar, completed=(i + 1) * (random + search))
-    seconds = time.perf_counter() - start
-    measured = sum(p.measured for p in done)
-    write_json(out / "manifest.json", {
-        "command": command,
-        **manifest,
-        "machine": machine(target),
-        "versions": versions(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds_this_run": round(seconds, 1),
-        "records_this_run": measured,
-        "records_per_hour": round(measured / seconds * 3600) if measured else 0,
-        "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
-        "failed_tasks": failed_tasks,
-    })
+            write_manifest(finished=False)
+    seconds, measured = write_manifest(finished=True)
     console.print(f"measured {measured} records in {seconds:.0f} s; "
                   f"{sum(p.total for p in done)} in {out} over {len(done)} tasks"
                   + (f"; {len(failed_tasks)} tasks failed (see {out / 'manifest.json'})" if failed_tasks else ""))
@@ -283,7 +292,7 @@ def tune(
                                           "the onnx package (resnet50, squeezenet, ...).")],
     trials: Annotated[int, typer.Option(help="Measured candidates in all (over all tasks and runs of the work dir).")
                       ] = 1000,
-    cost_model: Annotated[str, typer.Option(help="gnn, gnn-nomp, xgb or random.")] = "gnn",
+    cost_model: Annotated[str, typer.Option(help="gnn (pretrained), gnn-scratch, gnn-nomp, xgb or random.")] = "gnn",
     work_dir: Annotated[Path | None, typer.Option(help="Tuning database, logs, cost model and summary; "
                                                   "run again to resume. Default: MODEL-tuning/")] = None,
     input_shape: Annotated[list[str] | None, typer.Option(help="NAME:D1,D2,... for an input whose shape in the "

@@ -8,8 +8,10 @@ functions in :mod:`~tvm_gnn_cost.training` do the learning.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,6 +32,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The weights a :class:`GNNCostModel` starts from by default; ``weights/README.md`` is their data card.
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.pt"
+
+
+def _stored_config(payload: dict[str, Any], path: str | os.PathLike) -> GNNConfig:
+    """The architecture a checkpoint was saved with, refused if its graphs differ from this version's."""
+    config = config_from_dict(GNNConfig, payload["model_config"], path)
+    if config.node_features != NODE_FEATURES:
+        raise CheckpointError(
+            f"{path}: model expects {config.node_features} node features, this version builds {NODE_FEATURES}"
+        )
+    return config
+
 
 @derived_object
 class GNNCostModel(PyCostModel):
@@ -39,18 +54,26 @@ class GNNCostModel(PyCostModel):
 
         ms.tune_tir(mod, target, work_dir, max_trials_global=256, cost_model=GNNCostModel())
 
-    ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. Until the
-    model has trained once (``TrainConfig.min_samples`` valid measurements), ``predict``
-    returns uniform random scores from the model's seeded generator, exactly as
-    ``XGBModel`` does during its warm-up, so the first round is a random search. The same
-    holds for a target kind it has not trained on (weights learned on ``llvm`` candidates
+    ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. By default the
+    network starts from the shipped pretrained weights (:data:`DEFAULT_WEIGHTS`, trained on
+    CPU measurements of generated models), so it ranks ``llvm`` candidates from the first
+    round, and each ``update`` fine-tunes it on the task's measurements.
+
+    ``pretrained=False`` starts from random weights instead: until the model has trained once
+    (``TrainConfig.min_samples`` valid measurements) ``predict`` returns uniform random scores
+    from the model's seeded generator, exactly as ``XGBModel`` does during its warm-up. The
+    same holds for a target kind it has not trained on (weights learned on ``llvm`` candidates
     say nothing about ``cuda`` ones): it says so once in the log, scores that kind's
     candidates at random, and fine-tunes on their measurements as if for the first time.
 
     Args:
-        config: the network's architecture.
+        pretrained: ``True`` for the shipped weights, a checkpoint path (``tvm-gnn-cost train
+            --out``) for others, ``False`` to start from scratch.
+        config: the network's architecture (default: the pretrained weights' own, or
+            ``GNNConfig()`` from scratch); one that differs from the pretrained weights' is
+            refused.
         train_config: the online training schedule.
-        seed: seeds weight initialisation, batch order and the warm-up scores.
+        seed: seeds batch order, the warm-up scores and, from scratch, weight initialisation.
         graph_cache_size: stage graphs kept by structural hash of the scheduled module, so a
             schedule scored again skips feature extraction (0 disables the cache).
     """
@@ -58,14 +81,26 @@ class GNNCostModel(PyCostModel):
     def __init__(
         self,
         *,
-        config: GNNConfig = GNNConfig(),
+        pretrained: bool | str | os.PathLike = True,
+        config: GNNConfig | None = None,
         train_config: TrainConfig = TrainConfig(),
         seed: int = 0,
         graph_cache_size: int = 8192,
     ) -> None:
         super().__init__()
         self.graph_cache = StageGraphCache(graph_cache_size)
-        self._build(config, train_config, seed)
+        if pretrained is False:
+            self._build(config or GNNConfig(), train_config, seed)
+            return
+        path = DEFAULT_WEIGHTS if pretrained is True else Path(pretrained)
+        payload = load_checkpoint(path)
+        stored = _stored_config(payload, path)
+        if config is not None and config != stored:
+            raise ValueError(f"config {config} differs from the pretrained weights' {stored} ({path}); "
+                             "pass pretrained=False to train another architecture from scratch")
+        self._build(stored, train_config, seed)
+        self._restore(payload, path, optimizer=False)
+        self.anchor = {k: v.detach().clone() for k, v in self.network.named_parameters()}
 
     def _build(self, config: GNNConfig, train_config: TrainConfig, seed: int) -> None:
         """(Re)create network, optimizer, buffer and generators from configs and a seed."""
@@ -84,6 +119,7 @@ class GNNCostModel(PyCostModel):
         self.target_kinds: set[str] = set()  # kinds of the targets whose measurements trained it
         self._warned_kinds: set[str] = set()
         self.num_updates = 0
+        self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights that fine-tuning is pulled toward
         self.faults: dict[str, int] = {}  # exceptions caught in predict / update, by method
         self._extractor = PerStoreFeature()
 
@@ -102,23 +138,24 @@ class GNNCostModel(PyCostModel):
     def load(self, path: str) -> None:
         """Load weights, configs and optimizer state written by :meth:`save`."""
         payload = load_checkpoint(path)
-        config = config_from_dict(GNNConfig, payload["model_config"], path)
-        if config.node_features != NODE_FEATURES:
-            raise CheckpointError(
-                f"{path}: model expects {config.node_features} node features, this version builds {NODE_FEATURES}"
-            )
         train_config = config_from_dict(TrainConfig, payload["train_config"], path)
-        self._build(config, train_config, int(payload.get("seed", 0)))
+        self._build(_stored_config(payload, path), train_config, int(payload.get("seed", 0)))
+        self._restore(payload, path, optimizer=True)
+        self.num_updates = int(payload.get("num_updates", 0))
+
+    def _restore(self, payload: dict[str, Any], path: str | os.PathLike, *, optimizer: bool) -> None:
+        """Weights, anchor, target kinds and (if ``optimizer``) optimizer state from a checkpoint's payload."""
         try:
             self.network.load_state_dict(payload["state_dict"])
-            if "optimizer" in payload:
+            if optimizer and "optimizer" in payload:
                 self.optimizer.load_state_dict(payload["optimizer"])
+            if payload.get("anchor") is not None:
+                self.anchor = {k: payload["anchor"][k] for k, _ in self.network.named_parameters()}
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: weights do not fit the stored architecture ({err})") from err
         self.network.eval()
         # checkpoints written before kinds were recorded were all trained on CPU (llvm) measurements
         self.target_kinds = set(payload.get("target_kinds", ["llvm"] if payload.get("trained", True) else []))
-        self.num_updates = int(payload.get("num_updates", 0))
 
     def save(self, path: str) -> None:
         """Write weights, configs and optimizer state (not the replay buffer) atomically."""
@@ -131,6 +168,7 @@ class GNNCostModel(PyCostModel):
                 "seed": self.seed,
                 "target_kinds": sorted(self.target_kinds),
                 "num_updates": self.num_updates,
+                "anchor": self.anchor,
             },
         )
         logger.info("saved GNNCostModel to %s", path)
@@ -146,18 +184,11 @@ class GNNCostModel(PyCostModel):
         if not candidates:
             return
         good, kinds = {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds)
-        kind = context.target.kind.name
         try:
             task = shash2hex(context.mod)
             graphs = self.graphs(context, candidates)
-            self.buffer.extend(
-                [Sample(g, task, mean_seconds(r.run_secs)) for g, r in zip(graphs, results)]
-            )
-            self.num_updates += 1
-            if self.buffer.num_measured < self.train_config.min_samples:
-                return
-            config = self.train_config
-            self._train(config.update_epochs if kind in self.target_kinds else config.first_epochs, {kind})
+            self.learn([Sample(g, task, mean_seconds(r.run_secs)) for g, r in zip(graphs, results)],
+                       context.target.kind.name)
             if not all(torch.isfinite(p).all() for p in self.network.parameters()):
                 raise FloatingPointError("training produced non-finite weights")
         except Exception as err:  # noqa: BLE001 - a failed update must not end a tuning run
@@ -165,6 +196,20 @@ class GNNCostModel(PyCostModel):
             self.network.load_state_dict(good)
             self.target_kinds = kinds
             self.optimizer = self._new_optimizer()  # its moments may be non-finite too
+
+    def learn(self, samples: list[Sample], kind: str) -> None:
+        """``update`` once candidates are graphs: buffer the samples (measured on a ``kind`` target) and train.
+
+        A network that already knows ``kind`` (pretrained, or trained earlier in the run)
+        fine-tunes ``update_epochs`` right away; one that does not waits for ``min_samples``
+        valid measurements, then trains ``first_epochs``.
+        """
+        self.buffer.extend(samples)
+        self.num_updates += 1
+        if kind in self.target_kinds:
+            self._train(self.train_config.update_epochs, {kind})
+        elif self.buffer.num_measured >= self.train_config.min_samples:
+            self._train(self.train_config.first_epochs, {kind})
 
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
         """Scores of candidates, float64, higher is better (random if the network fails, counted in ``faults``)."""
@@ -223,6 +268,7 @@ class GNNCostModel(PyCostModel):
             epochs=epochs,
             config=self.train_config,
             generator=self.rng,
+            anchor=self.anchor,
         )
         self.target_kinds |= kinds
         return loss

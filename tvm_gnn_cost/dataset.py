@@ -174,7 +174,7 @@ def collect_task(
 
     Random samples are committed batch by batch, so an interruption loses at most one batch.
     A design space with fewer distinct schedules than asked for is recorded as exhausted in
-    ``task.json`` and not sampled again.
+    ``task.json`` and neither sampled nor searched again.
     """
     db = task_database(task_dir)
     info = _read_info(task_dir) or _task_info(task, target, seed)
@@ -195,6 +195,9 @@ def collect_task(
             on_records(len(candidates))
 
     search_trials = num_search - (len(db) - info["random"])
+    # a space that ran out of distinct random samples has none left for the search to find either
+    # (it mutates the same decisions); searching it anyway costs minutes per element-wise task
+    info["search_exhausted"] |= info["random_exhausted"]
     if search_trials > 0 and not info["search_exhausted"]:
         measured = _search(task, target, db, builder, runner, search_trials, seed, on_records)
         info["search_exhausted"] = measured < search_trials

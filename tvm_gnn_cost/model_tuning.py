@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 TOLERANCE = {"rtol": 1e-3, "atol": 1e-3}
 #: Cost-model files in the work dir. XGBModel's is TVM's own format; it unpickles on load, so a
 #: resumed run rebuilds XGBModel from the database instead of loading it.
-COST_MODEL_FILES = {"gnn": "cost_model.pt", "gnn-nomp": "cost_model.pt", "xgb": "cost_model.xgb.tar"}
+COST_MODEL_FILES = {"gnn": "cost_model.pt", "gnn-scratch": "cost_model.pt", "gnn-nomp": "cost_model.pt",
+                    "xgb": "cost_model.xgb.tar"}
 
 
 class WorkDirError(ValueError):

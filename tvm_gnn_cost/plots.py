@@ -191,3 +191,28 @@ def plot_training_curves(history: Sequence[Mapping[str, float]], path: Path, *, 
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
     _save(fig, path, "pretraining")
+
+
+def plot_shot_curves(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *, title: str = "",
+                     metrics: Sequence[str] = ("pairwise_accuracy", "top1")) -> None:
+    """A panel per metric against measurements of the task (k-shot): a line per model, mean with a ±sd band.
+
+    ``summary[model][k][metric]`` is ``{"mean": ..., "std": ...}``.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for model, by_k in summary.items():
+            shots = sorted(by_k, key=int)
+            mean = np.array([by_k[k][metric]["mean"] for k in shots], dtype=float)
+            std = np.array([by_k[k][metric]["std"] for k in shots], dtype=float)
+            ax.plot(range(len(shots)), mean, marker="o", label=model)
+            ax.fill_between(range(len(shots)), mean - std, mean + std, alpha=0.15)
+            ax.set_xticks(range(len(shots)), shots)
+        ax.set_xlabel("measurements of the task (k)")
+        ax.set_ylabel(BAR_METRICS.get(metric, metric))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, path, title)

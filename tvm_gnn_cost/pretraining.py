@@ -95,7 +95,7 @@ def pretrain(
     start = time.perf_counter()
     rank, world = _distributed()
     train_tasks, val_tasks = split_by_model(tasks, config.val_fraction, config.seed)
-    model = GNNCostModel(config=model_config, seed=config.seed)  # keeps the online schedule for fine-tuning
+    model = GNNCostModel(pretrained=False, config=model_config, seed=config.seed)  # keeps the online schedule for fine-tuning
     offline = TrainConfig(lr=config.lr, batch_size=max(1, config.batch_size // world), max_steps=10**9)
     optimizer = torch.optim.AdamW(model.network.parameters(), lr=offline.lr, weight_decay=offline.weight_decay)
     samples = [

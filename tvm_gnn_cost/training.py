@@ -22,10 +22,13 @@ logger = logging.getLogger(__name__)
 class TrainConfig:
     """How the model learns from measurements (stored in checkpoints).
 
-    The online schedule: no training until ``min_samples`` valid measurements; then
-    ``first_epochs`` passes over the replay buffer, and ``update_epochs`` passes after every
-    later ``update`` (incremental: weights and optimizer state carry over), each capped at
+    The online schedule: a model that does not yet know the target kind waits for
+    ``min_samples`` valid measurements, then trains ``first_epochs`` passes over the replay
+    buffer; after that (and from the first ``update`` for pretrained weights of that kind)
+    ``update_epochs`` passes after every ``update`` (incremental: weights and optimizer state carry over), each capped at
     ``max_steps`` mini-batch steps so an update's cost stays bounded as the buffer grows.
+    ``anchor_weight`` pulls the weights toward pretrained ones (L2-SP), so fine-tuning on one
+    task's measurements does not forget what pretraining taught.
     """
 
     lr: float = 2e-3
@@ -38,6 +41,7 @@ class TrainConfig:
     replay_capacity: int = 8192
     rank_weight: float = 1.0
     latency_weight: float = 0.5
+    anchor_weight: float = 1.0
 
 
 def pairwise_rank_loss(score: torch.Tensor, throughput: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
@@ -62,6 +66,11 @@ def latency_loss(pred_log: torch.Tensor, log_latency: torch.Tensor) -> torch.Ten
     return F.smooth_l1_loss(pred_log[valid], log_latency[valid])
 
 
+def anchor_penalty(model: torch.nn.Module, anchor: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Squared distance of the trainable weights from ``anchor`` (L2-SP, Li et al. 2018)."""
+    return sum(((p - anchor[name]) ** 2).sum() for name, p in model.named_parameters())
+
+
 def fit(
     model: StageGNN,
     optimizer: torch.optim.Optimizer,
@@ -73,8 +82,14 @@ def fit(
     epochs: int,
     config: TrainConfig,
     generator: np.random.Generator,
+    anchor: dict[str, torch.Tensor] | None = None,
 ) -> float:
-    """Run up to ``epochs`` shuffled passes (at most ``config.max_steps`` steps); return the mean loss."""
+    """Run up to ``epochs`` shuffled passes (at most ``config.max_steps`` steps); return the mean loss.
+
+    With an ``anchor`` (pretrained weights by parameter name) and ``config.anchor_weight`` > 0,
+    the loss adds ``anchor_weight`` times their :func:`anchor_penalty`.
+    """
+    anchored = anchor is not None and config.anchor_weight > 0
     n = len(graphs)
     steps_per_epoch = max(1, math.ceil(n / config.batch_size))
     total_steps = min(epochs * steps_per_epoch, config.max_steps)
@@ -90,6 +105,8 @@ def fit(
         loss = config.rank_weight * pairwise_rank_loss(
             score, torch.from_numpy(throughput[idx]), torch.from_numpy(task[idx])
         ) + config.latency_weight * latency_loss(pred_log, torch.from_numpy(log_latency[idx]))
+        if anchored:
+            loss = loss + config.anchor_weight * anchor_penalty(model, anchor)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -20,17 +20,19 @@ from .measure import host_target, make_builder, make_runner, tune_context
 from .workloads import Task
 
 
-def _gnn(seed: int, _cores: int, **config: Any) -> ms.cost_model.CostModel:
+def _gnn(seed: int, _cores: int, pretrained: bool = True, **config: Any) -> ms.cost_model.CostModel:
     from .cost_model import GNNCostModel
     from .model import GNNConfig
 
-    return GNNCostModel(config=GNNConfig(**config), seed=seed)
+    return GNNCostModel(pretrained=pretrained, config=GNNConfig(**config) if config else None, seed=seed)
 
 
-#: Cost models by name: (seed, cores) -> a fresh model. ``gnn-nomp`` has no message passing.
+#: Cost models by name: (seed, cores) -> a fresh model. ``gnn`` starts from the shipped
+#: pretrained weights, ``gnn-scratch`` from random ones, ``gnn-nomp`` (from scratch) has no message passing.
 COST_MODELS: dict[str, Callable[[int, int], ms.cost_model.CostModel]] = {
     "gnn": _gnn,
-    "gnn-nomp": lambda seed, cores: _gnn(seed, cores, num_layers=0),
+    "gnn-scratch": lambda seed, cores: _gnn(seed, cores, pretrained=False),
+    "gnn-nomp": lambda seed, cores: _gnn(seed, cores, pretrained=False, num_layers=0),
     "xgb": lambda seed, cores: ms.cost_model.XGBModel(
         config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=cores), num_tuning_cores=cores
     ),

@@ -56,8 +56,9 @@ class GNNCostModel(PyCostModel):
 
     ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. By default the
     network starts from the shipped pretrained weights (:data:`DEFAULT_WEIGHTS`, trained on
-    CPU measurements of generated models), so it ranks ``llvm`` candidates from the first
-    round, and each ``update`` fine-tunes it on the task's measurements.
+    CPU measurements of generated models, TVM's operator set, ResNet-50 and SqueezeNet), so
+    it ranks ``llvm`` candidates from the first round, and each ``update`` fine-tunes it on
+    the task's measurements, pulled toward the pretrained weights (``TrainConfig.anchor_weight``).
 
     ``pretrained=False`` starts from random weights instead: until the model has trained once
     (``TrainConfig.min_samples`` valid measurements) ``predict`` returns uniform random scores

@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"({sorted({t.source for t in unseen})}); features in {time.perf_counter() - start:.0f} s")
 
     runs = []
+    scratch = tempfile.TemporaryDirectory()  # pretrained XGBModels, saved once per seed, loaded per task and k
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
         plain = replace(TrainConfig(), anchor_weight=0.0)
@@ -163,15 +164,15 @@ def main(argv: list[str] | None = None) -> dict:
         fresh: dict[str, Callable[[], GNNCostModel]] = {  # a new model per task and k, same seed
             "gnn-plain": lambda: GNNCostModel(pretrained=args.weights, seed=seed, train_config=plain),
             "gnn-anchor": lambda: GNNCostModel(pretrained=args.weights, seed=seed, train_config=anchored),
-            "gnn-replay": lambda: GNNCostModel(pretrained=args.weights, seed=seed, train_config=plain),
             "gnn-scratch": lambda: GNNCostModel(pretrained=False, seed=seed),
         }
+        fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
         pool = [(t, i) for t in pretraining if t not in probe for i in range(len(t.seconds))]
         replay = [samples(features, pool[j][0], np.array([pool[j][1]]))[0]
                   for j in sorted(rng.choice(len(pool), size=min(args.replay, len(pool)), replace=False))]
         saved = {"xgb": None}
         if "xgb-pretrained" in args.models:
-            saved["xgb-pretrained"] = Path(tempfile.mkdtemp()) / "xgb.tar"
+            saved["xgb-pretrained"] = Path(scratch.name) / f"xgb-{seed}.tar"
             fitted_xgb([(t, np.arange(len(t.seconds))) for t in pretraining], seed).save(str(saved["xgb-pretrained"]))
         orders = {t.name: rng.permutation(len(t.seconds)) for t in unseen}  # shots of k are a prefix of shots of 4k
         run = {"seed": seed, "probe_before": quality(fresh["gnn-plain"](), features, probe), "models": {},
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"seed {seed} {name:14s} k={k:3d} " + " ".join(
                     f"{m}={v:.3f}" for m, v in run["models"][name][str(k)].items() if v is not None))
         runs.append(run)
+    scratch.cleanup()
 
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

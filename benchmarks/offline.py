@@ -31,8 +31,8 @@ import numpy as np
 import xgboost
 from tvm.s_tir import meta_schedule as ms
 
-from tvm_gnn_cost import GNNCostModel, GNNConfig, TrainConfig, host_target
-from tvm_gnn_cost.data import FAILED_SECONDS, Sample
+from tvm_gnn_cost import GNNConfig, GNNCostModel, TrainConfig, host_target
+from tvm_gnn_cost.data import FAILED_SECONDS
 from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.graph import HAS_ROW_COLUMN, STORE_FEATURES, StageGraph
@@ -81,11 +81,7 @@ def train_gnn(train: Records, setup: Setup, *, layers: int | None = None) -> Pre
     config = GNNConfig() if layers is None else GNNConfig(num_layers=layers)
     model = GNNCostModel(pretrained=False, config=config, train_config=TrainConfig(max_steps=10**9), seed=setup.seed)
     graphs = setup.features.graphs
-    samples = [
-        Sample(graphs[task.name][i], task.name, None if np.isnan(task.seconds[i]) else float(task.seconds[i]))
-        for task, index in train
-        for i in index
-    ]
+    samples = [s for task, index in train for s in task.samples(graphs[task.name], index)]
     model.train_on(samples, epochs=setup.epochs, target_kinds={task.target.kind.name for task, _ in train})
 
     def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

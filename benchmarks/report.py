@@ -59,6 +59,11 @@ left out of the pairwise, tau and error metrics, and count as infinitely slow in
 """
 
 
+def geomean(ratios: list[float]) -> float | None:
+    """Geometric mean of positive ratios (None for none): the average of relative speeds."""
+    return float(np.exp(np.mean(np.log(ratios)))) if ratios else None
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -205,24 +210,38 @@ def search_table(summary: dict) -> list[str]:
 def unseen_search_section(search: dict, plot: str) -> list[str]:
     """The search half of the transfer benchmark, against the issue's target of 32 trials."""
     summary, trials = search["summary"], search["trials_per_run"]
+    models = list(next(iter(summary.values())))
     lines = ["## Search on unseen models", "",
              f"`python benchmarks/search.py --unseen` -> `benchmarks/results/search_unseen.json` "
-             f"({machine_line(search)}): the heaviest task of each of {', '.join(search['tasks'])}, never in "
-             f"pretraining, tuned alone with the pretrained GNN (`gnn`), the GNN from scratch and XGBModel, "
-             f"{trials} trials, seeds {search['seeds']}, same builder, runner and target.", "",
-             *search_table(summary), "", f"![unseen search]({plot})", ""]
-    reach = [s["gnn"]["trials_to_xgb_best_median"] for s in summary.values()]
-    median = float(np.median([np.inf if r is None else r for r in reach]))
-    lines.append(f"Target: XGBModel's {trials}-trial best reached in 32 trials or fewer (median task). Pretrained "
-                 f"GNN: {'never' if not np.isfinite(median) else f'{median:.0f} trials'}, "
-                 + ("met." if median <= 32 else "**missed**."))
-    key = "best_at_64_over_xgb_at_64"
-    for model in next(iter(summary.values())):
+             f"({machine_line(search)}): the heaviest task of each of "
+             f"{', '.join(t['source'] for t in search['tasks'].values())}, never in pretraining, tuned alone with "
+             f"{', '.join(f'`{m}`' for m in models)} (`gnn`: the pretrained GNN, the default), {trials} trials, "
+             f"seeds {search['seeds']}, same builder, runner and target.", "",
+             *partial_line(search), *search_table(summary), "", f"![unseen search]({plot})", ""]
+    if "gnn" in models:
+        reach = [s["gnn"]["trials_to_xgb_best_median"] for s in summary.values()]
+        median = float(np.median([np.inf if r is None else r for r in reach]))
+        lines.append(f"Target: XGBModel's {trials}-trial best reached in 32 trials or fewer (median task). "
+                     f"Pretrained GNN: {'never' if not np.isfinite(median) else f'{median:.0f} trials'}, "
+                     + ("met." if median <= 32 else f"**missed** (by {median - 32:.0f} trials)."
+                        if np.isfinite(median) else "**missed**."))
+    for model in models:
+        key = next((k for k in summary[next(iter(summary))][model] if k.startswith("best_at_")), None)
         ratios = [r for s in summary.values() for r in s[model].get(key, [])]
         if ratios and model != "xgb":
-            lines.append(f"- `{model}` best after 64 trials / XGBModel's after 64: geometric mean "
-                         f"{float(np.exp(np.mean(np.log(ratios)))):.3f} over {len(ratios)} runs (below 1: better).")
+            early = key.split("_")[2]
+            lines.append(f"- `{model}` best after {early} trials / XGBModel's after {early}: geometric mean "
+                         f"{geomean(ratios):.3f} over {len(ratios)} runs (below 1: better).")
     return lines + [""]
+
+
+def partial_line(search: dict) -> list[str]:
+    """A warning paragraph when the benchmark was stopped before all its runs (continued with ``--resume``)."""
+    done, planned = search.get("runs_done"), search.get("runs_planned")
+    if done is None or done >= planned:
+        return []
+    return [f"**Partial: {done} of {planned} runs measured** (the benchmark was stopped; `--resume` on the same "
+            "CPU measures the rest). Statistics below cover the seeds each model has.", ""]
 
 
 def _blas(libraries: list[dict]) -> str:
@@ -238,12 +257,12 @@ def scratch_gnn(summary: dict) -> str:
 
 def search_verdicts(summary: dict) -> list[str]:
     """Plain sentences on the search runs: GNN and random against XGBModel, spread, cost-model time."""
-    def geomean(model: str) -> float | None:
-        ratios = [s[model]["best_over_xgb_mean"] for s in summary.values() if s.get(model, {}).get("best_over_xgb_mean")]
-        return float(np.exp(np.mean(np.log(ratios)))) if ratios else None
+    def over_xgb(model: str) -> float | None:
+        return geomean([s[model]["best_over_xgb_mean"] for s in summary.values()
+                        if s.get(model, {}).get("best_over_xgb_mean")])
 
     name = scratch_gnn(summary)
-    gnn, rnd = geomean(name), geomean("random")
+    gnn, rnd = over_xgb(name), over_xgb("random")
     if gnn is None:
         return []
     verdict = "better than" if gnn < 0.99 else "worse than" if gnn > 1.01 else "on par with"
@@ -306,12 +325,12 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
         "## Transfer to unseen models",
         "",
         f"`python benchmarks/transfer.py` -> `benchmarks/results/transfer.json` ({machine_line(transfer)}). "
-        f"Weights: `{os.path.relpath(transfer['weights'], ROOT)}` (data card: `tvm_gnn_cost/weights/README.md`), never trained on "
+        f"Weights: `{transfer['weights']}` (data card: `tvm_gnn_cost/weights/README.md`), never trained on "
         f"{', '.join(transfer['unseen_models'])}. {len(transfer['unseen_tasks'])} tasks of those models; per "
         f"seed ({transfer['seeds']}) each task's records are shuffled, the last {transfer['test_records']} held "
         "out, and each model is given the first k the way a search gives them (the GNNs in rounds of 32 through "
-        "`learn`, XGBModel in one `update`). `xgb-pretrained` is XGBModel fed every pretraining record first "
-        "(TenSet-style) and retrained with the k; `xgb` is XGBModel from scratch with its tuning defaults "
+        "`learn`, XGBModel in one `update`). `xgb-pretrained` is XGBModel fed every record the GNN's weights "
+        "were trained on first (TenSet-style; the validation models held out for both) and retrained with the k; `xgb` is XGBModel from scratch with its tuning defaults "
         "(random scores for its first 100 records); `gnn-scratch` scores at random until 32. The shipped "
         f"default fine-tunes as `{default}`. Mean ± sd over seeds.",
         "",

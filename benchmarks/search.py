@@ -14,7 +14,10 @@ tuned with the pretrained GNN, the GNN from scratch and XGBModel. Each (task, mo
 - for the GEMM, the ratio to numpy's time for the same product, measured in the same run in a
   child process with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
 
-    .venv/bin/python benchmarks/search.py [--quick] [--unseen] [--trials 256] [--seeds 1 2 3]
+    .venv/bin/python benchmarks/search.py [--quick] [--unseen] [--trials 256] [--seeds 1 2 3] [--resume]
+
+The JSON is rewritten after every tuning run (``runs_done`` of ``runs_planned``); ``--resume``
+continues a stopped benchmark, measuring only the runs it lacks, if the CPU and budget match.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -88,28 +90,42 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
     return None
 
 
-def run_searches(tasks: list[Task], models: list[str], trials: int, seeds: list[int]) -> dict[str, dict[str, list]]:
-    """Tune each task alone with each model and seed (``ms.tune_tasks``, same builder, runner, budget)."""
-    runs: dict[str, dict[str, list[dict]]] = {t.name: {m: [] for m in models} for t in tasks}
+def search_run(task: Task, model: str, trials: int, seed: int) -> dict:
+    """Tune one task alone with one model and seed (``ms.tune_tasks``, the same builder, runner, budget for all)."""
     with tempfile.TemporaryDirectory() as work:
-        for seed in seeds:
-            for task in tasks:
-                for model in models:
-                    result = tune_workloads([task], model, trials_per_task=trials,
-                                            work_dir=Path(work) / f"{task.name}-{model}-{seed}", seed=seed)
-                    record = result.to_json()["tasks"][task.name]
-                    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
-                    runs[task.name][model].append({
-                        "seed": seed,
-                        "best_seconds": record["best_seconds"],
-                        "curve": record["curve"],
-                        "wall_seconds": round(result.wall_seconds, 2),
-                        "cost_model_seconds": round(cost_seconds, 2),
-                        "stats": result.stats,
-                    })
-                    best = record["best_seconds"]
-                    print(f"seed {seed} {task.name[:40]:40s} {model:11s} best "
-                          f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s")
+        result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed)
+    record = result.to_json()["tasks"][task.name]
+    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
+    best = record["best_seconds"]
+    print(f"seed {seed} {task.name[:40]:40s} {model:11s} best "
+          f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s", flush=True)
+    return {
+        "seed": seed,
+        "best_seconds": best,
+        "curve": record["curve"],
+        "wall_seconds": round(result.wall_seconds, 2),
+        "cost_model_seconds": round(cost_seconds, 2),
+        "stats": result.stats,
+    }
+
+
+def resumed_runs(out: Path, tasks: list[Task], models: list[str], trials: int, cpu: str) -> dict[str, dict[str, list]]:
+    """The runs an earlier, stopped invocation wrote to ``out`` (``--resume``); empty ones if there is no file.
+
+    Raises ``SystemExit`` if that file was measured on another CPU or with another budget:
+    runs from two machines are not comparable.
+    """
+    runs: dict[str, dict[str, list]] = {t.name: {m: [] for m in models} for t in tasks}
+    if not out.exists():
+        return runs
+    before = json.loads(out.read_text())
+    if before["machine"]["cpu"] != cpu or before["trials_per_run"] != trials:
+        raise SystemExit(f"{out}: measured on {before['machine']['cpu']} with {before['trials_per_run']} trials per "
+                         f"run, this run is {cpu} with {trials}; move the file away to start afresh")
+    for task, by_model in before["runs"].items():
+        for model, seed_runs in by_model.items():
+            if task in runs and model in runs[task]:
+                runs[task][model] = seed_runs
     return runs
 
 
@@ -122,15 +138,16 @@ def summarize(runs: dict[str, dict[str, list[dict]]]) -> dict:
     """Per task and model: best latency relative to XGBModel's, trials to reach it, cost-model share."""
     summary: dict = {}
     for task, by_model in runs.items():
-        xgb_best = [r["best_seconds"] for r in by_model["xgb"]]
+        xgb_runs = {r["seed"]: r for r in by_model.get("xgb", [])}
         summary[task] = {}
         for model, seeds in by_model.items():
-            ratios = [r["best_seconds"] / x for r, x in zip(seeds, xgb_best) if r["best_seconds"] and x]
-            reach = [trials_to_reach(r["curve"], x) for r, x in zip(seeds, xgb_best) if x]
+            pairs = [(r, xgb_runs[r["seed"]]) for r in seeds if r["seed"] in xgb_runs]  # same seed
+            ratios = [r["best_seconds"] / x["best_seconds"] for r, x in pairs
+                      if r["best_seconds"] and x["best_seconds"]]
+            reach = [trials_to_reach(r["curve"], x["best_seconds"]) for r, x in pairs if x["best_seconds"]]
             share = [r["cost_model_seconds"] / r["wall_seconds"] for r in seeds]
-            early = [best_after(r["curve"], EARLY) / best_after(x["curve"], EARLY)
-                     for r, x in zip(seeds, by_model["xgb"])
-                     if best_after(r["curve"], EARLY) and best_after(x["curve"], EARLY)]
+            early_pairs = [(best_after(r["curve"], EARLY), best_after(x["curve"], EARLY)) for r, x in pairs]
+            early = [a / b for a, b in early_pairs if a and b]
             summary[task][model] = {
                 "best_seconds": [r["best_seconds"] for r in seeds],
                 "best_over_xgb_mean": float(np.mean(ratios)) if ratios else None,
@@ -160,51 +177,79 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
     parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
                         "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
-    parser.add_argument("--quick", action="store_true", help="8 trials, 1 seed, 1 conv (with --unseen: 1 model)")
-    parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, "
-                        "or results/quick/search.json with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="8 trials, 1 seed, 1 conv (with --unseen: Inception v1's task only)")
+    parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, or search_unseen.json "
+                        "with --unseen; under results/quick/ with --quick)")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out (same CPU and "
+                        "budget) and measure only the missing ones")
     args = parser.parse_args(argv)
     args.models = args.models or list(UNSEEN_RUN_MODELS if args.unseen else MODELS)
+    if "xgb" not in args.models:
+        parser.error("--models must include xgb: every model is compared with XGBModel's run of the same seed")
     if args.quick:
         args.trials, args.seeds, args.convs = 8, args.seeds[:1], 1
     name = "search_unseen.json" if args.unseen else "search.json"
     out = args.out or RESULTS / ("quick" if args.quick else "") / name
     logging.basicConfig(level=logging.WARNING)
 
-    start = time.perf_counter()
     if args.unseen:
         names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
         tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
     else:
         tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
-    runs = run_searches(tasks, args.models, args.trials, args.seeds)
-    summary = summarize(runs)
-    numpy_gemm = None
-    if GEMM in summary:
-        numpy_gemm = numpy_gemm_seconds(512)
-        for stats in summary[GEMM].values():
-            stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
+    numpy_gemm = numpy_gemm_seconds(512) if any(t.name == GEMM for t in tasks) else None
+    cpu = machine(host_target())["cpu"]
+    runs = (resumed_runs(out, tasks, args.models, args.trials, cpu) if args.resume
+            else {t.name: {m: [] for m in args.models} for t in tasks})
+    order = ["xgb", *(m for m in args.models if m != "xgb")]  # XGBModel's run first: the others are compared with it
+    result = None
+    for seed in args.seeds:
+        for task in tasks:
+            for model in order:
+                if any(r["seed"] == seed for r in runs[task.name][model]):
+                    continue  # measured by the run --resume continues
+                runs[task.name][model].append(search_run(task, model, args.trials, seed))
+                # written after every run, so that a stopped benchmark keeps what it measured
+                result = write_result(out, tasks, args.models, runs, numpy_gemm, args.seeds, args.trials)
+    result = result or write_result(out, tasks, args.models, runs, numpy_gemm, args.seeds, args.trials)
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return result
 
+
+def write_result(out: Path, tasks: list[Task], models: list[str], runs: dict[str, dict[str, list[dict]]],
+                 numpy_gemm: dict | None, seeds: list[int], trials: int) -> dict:
+    """Summarise the runs so far and write them as JSON plus the curves PNG beside it.
+
+    ``seeds`` are the planned ones; ``runs_done`` < ``runs_planned`` marks a stopped benchmark
+    (continue it with ``--resume``).
+    """
+    runs = {task: {m: r for m, r in by_model.items() if r} for task, by_model in runs.items() if any(by_model.values())}
+    summary = summarize(runs)
+    if numpy_gemm is not None:
+        for stats in summary.get(GEMM, {}).values():
+            stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(host_target()),
         "versions": versions(),
-        "trials_per_run": args.trials,
-        "seeds": args.seeds,
+        "trials_per_run": trials,
+        "seeds": seeds,
         "tasks": {t.name: {"weight": t.weight, "source": t.source} for t in tasks},
         "numpy_gemm_512": numpy_gemm,
+        "runs_done": sum(len(r) for by_model in runs.values() for r in by_model.values()),
+        "runs_planned": len(tasks) * len(seeds) * len(models),
         "summary": summary,
         "runs": runs,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(sum(r["wall_seconds"] for by_model in runs.values() for rs in by_model.values() for r in rs)),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
-    curves = {task: {model: [[np.inf if x is None else x for x in r["curve"]] for r in seeds]
-                     for model, seeds in by_model.items()}
+    curves = {task: {model: [[np.inf if x is None else x for x in r["curve"]] for r in seed_runs]
+                     for model, seed_runs in by_model.items()}
               for task, by_model in runs.items()}
     plot_seed_curves(curves, out.with_suffix(".png"),
-                     title=f"best latency vs trials, {len(args.seeds)} seeds ({result['machine']['cpu']})")
-    print(f"wrote {out} and {out.with_suffix('.png')}")
+                     title=f"best latency vs trials, seeds {seeds} ({result['machine']['cpu']})")
     return result
 
 

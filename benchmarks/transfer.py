@@ -9,13 +9,14 @@ through one ``update``. Models:
 - ``gnn-plain``: the pretrained weights (``--weights``), fine-tuned with no safeguard;
 - ``gnn-anchor``: the same, fine-tuning pulled toward the pretrained weights (L2-SP,
   ``TrainConfig.anchor_weight`` = ``--anchor-weight``);
-- ``gnn-replay``: the same, with ``--replay`` pretraining records in its replay buffer;
+- ``gnn-replay``: ``gnn-plain`` with ``--replay`` pretraining records in its replay buffer;
 - ``gnn-scratch``: ``GNNCostModel(pretrained=False)`` (random scores until it has 32 measurements);
-- ``xgb-pretrained``: TVM's XGBModel fed every pretraining record first (TenSet-style), then the k;
+- ``xgb-pretrained``: TVM's XGBModel fed every record the GNN trained on first (TenSet-style), then the k;
 - ``xgb``: TVM's XGBModel from scratch, its tuning defaults (random scores for its first 100).
 
 Forgetting: after fine-tuning, each pretrained GNN is also scored on the tasks of the
-pretraining models ``train`` held out for validation; the change from the pretrained weights'
+pretraining models ``train`` held out for validation (``val_models`` in the history JSON
+beside the weights); the change from the pretrained weights'
 score there is what fine-tuning on one task cost them (``forgetting`` in the JSON: the
 change in pairwise accuracy, negative when they forgot).
 
@@ -27,13 +28,14 @@ Results go to benchmarks/results/transfer.json and transfer.png.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +45,17 @@ from tvm.s_tir import meta_schedule as ms
 from tvm_gnn_cost import GNNCostModel, TrainConfig, host_target
 from tvm_gnn_cost.cost_model import DEFAULT_WEIGHTS
 from tvm_gnn_cost.data import FAILED_SECONDS, Sample
-from tvm_gnn_cost.dataset import TASK_FILE, TaskRecords, load_dataset, machine, open_dataset, versions
+from tvm_gnn_cost.dataset import (
+    TASK_FILE,
+    TaskRecords,
+    load_dataset,
+    machine,
+    open_dataset,
+    versions,
+)
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.metrics import TaskPrediction, summarize
 from tvm_gnn_cost.plots import plot_shot_curves
-from tvm_gnn_cost.pretraining import PretrainConfig, split_by_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -63,13 +71,6 @@ def every_nth(dataset: Path, n: int) -> list[str]:
     return sorted(d.parent.name for d in open_dataset(dataset).glob(f"*/{TASK_FILE}"))[::n]
 
 
-def samples(features: Features, task: TaskRecords, index: np.ndarray) -> list[Sample]:
-    """Samples of some records of a task (failed ones have no latency)."""
-    graphs = features.graphs[task.name]
-    return [Sample(graphs[i], task.name, None if np.isnan(task.seconds[i]) else float(task.seconds[i]))
-            for i in index]
-
-
 def fine_tuned(model: GNNCostModel, new: list[Sample], replay: list[Sample]) -> GNNCostModel:
     """``model`` after learning ``new`` in search rounds, with ``replay`` in its buffer first."""
     model.buffer.extend(replay)
@@ -79,6 +80,7 @@ def fine_tuned(model: GNNCostModel, new: list[Sample], replay: list[Sample]) -> 
 
 
 def scores_of(model: GNNCostModel, features: Features, task: TaskRecords, index: np.ndarray) -> np.ndarray:
+    """The model's scores for some records of a task."""
     return model.predict_graphs([features.graphs[task.name][i] for i in index])[0]
 
 
@@ -89,11 +91,14 @@ def quality(model: GNNCostModel, features: Features, tasks: list[TaskRecords]) -
     return summarize(predictions)["pairwise_accuracy"]
 
 
-def xgb_scores(saved: Path | None, seed: int, task: TaskRecords, shots: np.ndarray, test: np.ndarray) -> np.ndarray:
+def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: TaskRecords, shots: np.ndarray,
+               test: np.ndarray) -> np.ndarray:
     """TVM's XGBModel (from scratch, or loaded from ``saved``) updated with the shots, scoring the test records.
 
     A loaded model retrains on all its data plus the shots (adaptive training off: with
     thousands of pretraining records it would otherwise skip retraining for a few more).
+    Before its warm-up XGBModel scores uniformly at random from numpy's global generator;
+    those scores are drawn from ``rng`` instead, so that a seed gives the same result.
     """
     model = xgb_model(seed, warmup=0 if saved else 100)  # from scratch: TVM's tuning default, 100 at random
     if saved:
@@ -103,13 +108,17 @@ def xgb_scores(saved: Path | None, seed: int, task: TaskRecords, shots: np.ndarr
         seconds = np.nan_to_num(task.seconds[shots], nan=FAILED_SECONDS)
         model.update(task.context(), [task.candidates[i] for i in shots],
                      [ms.runner.RunnerResult([float(s)], None) for s in seconds])
+    if model.data_size < model.num_warmup_samples or model.booster is None:
+        return rng.uniform(size=len(test))
     return model.predict(task.context(), [task.candidates[i] for i in test])
 
 
-def mean_sd(values: list[float]) -> dict[str, float]:
+def mean_sd(values: list[float | None]) -> dict[str, float] | None:
+    """Mean and sample sd of the finite values; None if there are none (XGBModel's latency error)."""
     finite = [v for v in values if v is not None and np.isfinite(v)]
-    return {"mean": float(np.mean(finite)) if finite else float("nan"),
-            "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0}
+    if not finite:
+        return None
+    return {"mean": float(np.mean(finite)), "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0}
 
 
 def aggregate(runs: list[dict], key: str) -> dict:
@@ -120,6 +129,52 @@ def aggregate(runs: list[dict], key: str) -> dict:
                 for b, v in first[a].items()} for a in first}
 
 
+def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on: list[TaskRecords],
+             probe: list[TaskRecords], unseen: list[TaskRecords], scratch: Path) -> dict:
+    """Every model's metrics for one seed, for each k, and how much each pretrained GNN forgot."""
+    orders_rng, replay_rng, scorer = (np.random.default_rng([seed, stream]) for stream in range(3))
+    orders = {t.name: orders_rng.permutation(len(t.seconds)) for t in unseen}  # shots of k: a prefix of 4k's
+    plain = replace(TrainConfig(), anchor_weight=0.0)
+    anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight)
+    fresh = {  # a new model per task and k, same seed
+        "gnn-plain": partial(GNNCostModel, pretrained=args.weights, seed=seed, train_config=plain),
+        "gnn-anchor": partial(GNNCostModel, pretrained=args.weights, seed=seed, train_config=anchored),
+        "gnn-scratch": partial(GNNCostModel, pretrained=False, seed=seed),
+    }
+    fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
+    pool = [(t, i) for t in trained_on for i in range(len(t.seconds))]
+    replay = [pool[j][0].samples(features.graphs[pool[j][0].name], [pool[j][1]])[0]
+              for j in sorted(replay_rng.choice(len(pool), size=min(args.replay, len(pool)), replace=False))]
+    saved = {"xgb": None}
+    if "xgb-pretrained" in args.models:
+        saved["xgb-pretrained"] = scratch / f"xgb-{seed}.tar"
+        fitted_xgb([(t, np.arange(len(t.seconds))) for t in trained_on], seed).save(str(saved["xgb-pretrained"]))
+    run = {"seed": seed, "probe_before": quality(fresh["gnn-plain"](), features, probe), "models": {},
+           "retained": {}}
+    for name in args.models:
+        run["models"][name], run["retained"][name] = {}, {}
+        for k in args.shots:
+            predictions, retained = [], []
+            for task in unseen:
+                shots, test = orders[task.name][:k], orders[task.name][-args.test:]
+                if name.startswith("gnn"):
+                    model = fine_tuned(fresh[name](), task.samples(features.graphs[task.name], shots),
+                                       replay if name == "gnn-replay" else [])
+                    scores = (scores_of(model, features, task, test) if model.trained
+                              else model.rng.uniform(size=len(test)))  # what predict gives before it trains
+                    if name in GNN_VARIANTS and k:
+                        retained.append(quality(model, features, probe))
+                else:
+                    scores = xgb_scores(saved[name], scorer, seed, task, shots, test)
+                predictions.append(TaskPrediction(task.weight, task.seconds[test], scores))
+            run["models"][name][str(k)] = summarize(predictions)
+            if retained:
+                run["retained"][name][str(k)] = float(np.mean(retained)) - run["probe_before"]
+            print(f"seed {seed} {name:14s} k={k:3d} " + " ".join(
+                f"{m}={v:.3f}" for m, v in run["models"][name][str(k)].items() if v is not None))
+    return run
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="pretrained GNN checkpoint")
@@ -128,78 +183,45 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unseen", type=Path, default=UNSEEN, help="dataset of models never trained on")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--shots", type=int, nargs="+", default=[0, 8, 32, 128])
-    parser.add_argument("--test", type=int, default=32, help="held-out records per task")
+    parser.add_argument("--test", type=int, default=32, help="held-out records per task (at least 1)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--anchor-weight", type=float, default=TrainConfig().anchor_weight or 0.01,
+    parser.add_argument("--anchor-weight", type=float, default=TrainConfig().anchor_weight,
                         help="gnn-anchor's TrainConfig.anchor_weight (default: the shipped default's)")
     parser.add_argument("--replay", type=int, default=512, help="pretraining records replayed by gnn-replay")
     parser.add_argument("--quick", action="store_true",
-                        help="2 unseen tasks and every 8th pretraining task, 1 seed, shots 0 and 8, 64 replayed records")
+                        help="2 unseen tasks and every 8th pretraining task, 1 seed, shots 0 and 8, "
+                        "64 replayed records")
     parser.add_argument("--out", type=Path, help="JSON result (default results/transfer.json, "
                         "or results/quick/transfer.json with --quick)")
     args = parser.parse_args(argv)
+    if args.test < 1:
+        parser.error("--test must be at least 1: the held-out records are what every model is scored on")
     if args.quick:
         args.seeds, args.shots, args.replay = args.seeds[:1], [k for k in args.shots if k <= 8], 64
     out = args.out or RESULTS / ("quick" if args.quick else "") / "transfer.json"
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    pretraining = [t for path in args.pretraining for t in load_dataset(path, every_nth(path, 8) if args.quick else None)]
+    pretraining = [t for path in args.pretraining
+                   for t in load_dataset(path, every_nth(path, 8) if args.quick else None)]
     unseen = [t for t in load_dataset(args.unseen) if len(t.seconds) >= args.test + max(args.shots)]
     if args.quick:
         unseen = unseen[:2]
     if not unseen:
         raise SystemExit(f"{args.unseen}: no task has {args.test + max(args.shots)} records (--test + largest --shots)")
     features = Features(pretraining + unseen)
-    _, probe = split_by_model(pretraining, PretrainConfig.val_fraction, PretrainConfig.seed)  # as `train` split
+    history = args.weights.with_suffix(".json")
+    if not history.exists():
+        raise SystemExit(f"{history}: missing; the history JSON `train` writes beside the weights names the models it "
+                         "held out (the forgetting probe, kept out of XGBModel's pretraining and the replay)")
+    val_models = set(json.loads(history.read_text())["val_models"])
+    probe = [t for t in pretraining if t.source in val_models]
+    trained_on = [t for t in pretraining if t.source not in val_models]
     print(f"{len(pretraining)} pretraining tasks, {len(unseen)} unseen tasks "
           f"({sorted({t.source for t in unseen})}); features in {time.perf_counter() - start:.0f} s")
 
-    runs = []
-    scratch = tempfile.TemporaryDirectory()  # pretrained XGBModels, saved once per seed, loaded per task and k
-    for seed in args.seeds:
-        rng = np.random.default_rng(seed)
-        plain = replace(TrainConfig(), anchor_weight=0.0)
-        anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight)
-        fresh: dict[str, Callable[[], GNNCostModel]] = {  # a new model per task and k, same seed
-            "gnn-plain": lambda: GNNCostModel(pretrained=args.weights, seed=seed, train_config=plain),
-            "gnn-anchor": lambda: GNNCostModel(pretrained=args.weights, seed=seed, train_config=anchored),
-            "gnn-scratch": lambda: GNNCostModel(pretrained=False, seed=seed),
-        }
-        fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
-        pool = [(t, i) for t in pretraining if t not in probe for i in range(len(t.seconds))]
-        replay = [samples(features, pool[j][0], np.array([pool[j][1]]))[0]
-                  for j in sorted(rng.choice(len(pool), size=min(args.replay, len(pool)), replace=False))]
-        saved = {"xgb": None}
-        if "xgb-pretrained" in args.models:
-            saved["xgb-pretrained"] = Path(scratch.name) / f"xgb-{seed}.tar"
-            fitted_xgb([(t, np.arange(len(t.seconds))) for t in pretraining], seed).save(str(saved["xgb-pretrained"]))
-        orders = {t.name: rng.permutation(len(t.seconds)) for t in unseen}  # shots of k are a prefix of shots of 4k
-        run = {"seed": seed, "probe_before": quality(fresh["gnn-plain"](), features, probe), "models": {},
-               "retained": {}}
-        for name in args.models:
-            run["models"][name], run["retained"][name] = {}, {}
-            for k in args.shots:
-                predictions, retained = [], []
-                for task in unseen:
-                    shots, test = orders[task.name][:k], orders[task.name][-args.test:]
-                    if name.startswith("gnn"):
-                        model = fine_tuned(fresh[name](), samples(features, task, shots),
-                                           replay if name == "gnn-replay" else [])
-                        scores = (scores_of(model, features, task, test) if model.trained
-                                  else model.rng.uniform(size=len(test)))  # what predict gives before it trains
-                        if name in GNN_VARIANTS and k:
-                            retained.append(quality(model, features, probe))
-                    else:
-                        scores = xgb_scores(saved[name], seed, task, shots, test)
-                    predictions.append(TaskPrediction(task.weight, task.seconds[test], scores))
-                run["models"][name][str(k)] = summarize(predictions)
-                if retained:
-                    run["retained"][name][str(k)] = float(np.mean(retained)) - run["probe_before"]
-                print(f"seed {seed} {name:14s} k={k:3d} " + " ".join(
-                    f"{m}={v:.3f}" for m, v in run["models"][name][str(k)].items() if v is not None))
-        runs.append(run)
-    scratch.cleanup()
+    with tempfile.TemporaryDirectory() as scratch:  # pretrained XGBModels, saved once per seed, loaded per task and k
+        runs = [run_seed(args, seed, features, trained_on, probe, unseen, Path(scratch)) for seed in args.seeds]
 
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

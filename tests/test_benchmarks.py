@@ -61,6 +61,9 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     assert [t.split(".")[0] for t in unseen["tasks"]] == ["inception_v1"]  # --quick: one unseen model
     for by_model in unseen["runs"].values():
         assert set(by_model) == {"gnn", "gnn-scratch", "xgb"}
+    assert unseen["runs_done"] == unseen["runs_planned"] == 3
+    assert "Partial" not in page.read_text()
+    check_resume(tmp_path / "search_unseen.json", unseen)
 
     text = page.read_text()
     for heading in ("## Dataset", "## Offline prediction quality", "## Search", "## Overhead", "## Transfer",
@@ -68,3 +71,30 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
         assert heading in text
     for png in ("offline.png", "search.png", "transfer.png", "search_unseen.png"):
         assert (tmp_path / png).stat().st_size > 10_000 and png in text
+
+
+def check_resume(path: Path, before: dict) -> None:
+    """``search.py --resume`` measures nothing more for a finished run, and refuses another CPU's runs."""
+    search = load("search")
+    again = search.main(["--unseen", "--quick", "--resume", "--out", str(path)])
+    assert again["runs"] == before["runs"] and again["summary"] == before["summary"]
+
+    other = {**before, "machine": {**before["machine"], "cpu": "another-cpu"}}
+    path.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="another-cpu"):
+        search.main(["--unseen", "--quick", "--resume", "--out", str(path)])
+
+
+def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():
+    search, report = load("search"), load("report")
+    curve = lambda *best: list(best)  # noqa: E731
+    runs = {"task": {
+        "xgb": [{"seed": 1, "best_seconds": 2.0, "curve": curve(4.0, 2.0), "wall_seconds": 10, "cost_model_seconds": 1}],
+        "gnn": [{"seed": 2, "best_seconds": 9.0, "curve": curve(9.0, 9.0), "wall_seconds": 10, "cost_model_seconds": 2},
+                {"seed": 1, "best_seconds": 1.0, "curve": curve(3.0, 1.0), "wall_seconds": 10, "cost_model_seconds": 2}],
+    }}
+    summary = search.summarize(runs)["task"]["gnn"]
+    assert summary["best_over_xgb_mean"] == 0.5  # seed 1 against seed 1; seed 2 has no XGBModel run yet
+    assert summary["trials_to_xgb_best"] == [2]
+    assert report.partial_line({"runs_done": 3, "runs_planned": 4})[0].startswith("**Partial: 3 of 4 runs")
+    assert report.partial_line({"runs_done": 4, "runs_planned": 4}) == []

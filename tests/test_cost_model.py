@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import tracemalloc
 import pickle
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -20,8 +20,8 @@ from tvm.target import Target
 from tvm_gnn_cost import CheckpointError, GNNConfig, GNNCostModel, TrainConfig, sample_candidates
 from tvm_gnn_cost.checkpoint import FORMAT_VERSION, load_checkpoint
 from tvm_gnn_cost.cost_model import DEFAULT_WEIGHTS
-from tvm_gnn_cost.training import anchor_penalty
 from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.training import anchor_penalty
 from tvm_gnn_cost.workloads import get_workload
 
 

@@ -10,11 +10,10 @@ import pytest
 import tvm_ffi
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
 from tvm.s_tir.meta_schedule.database import TuningRecord
 from tvm.s_tir.meta_schedule.runner import RunnerResult
 
+from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
 from tvm_gnn_cost.dataset import (
     RECORD_FILE,
     TASK_FILE,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tvm_gnn_cost.metrics import TaskPrediction, kendall_tau, pairwise_accuracy, percentage_errors, summarize, top_k_score
+from tvm_gnn_cost.metrics import (
+    TaskPrediction,
+    kendall_tau,
+    pairwise_accuracy,
+    percentage_errors,
+    summarize,
+    top_k_score,
+)
 
 NAN = np.nan
 

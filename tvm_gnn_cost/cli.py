@@ -186,6 +186,7 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
     done, failed_tasks = [], {}
 
     def write_manifest(finished: bool) -> tuple[float, int]:
+        """Rewrite manifest.json with the tasks done so far; (seconds, records measured) for the summary."""
         seconds = time.perf_counter() - start
         measured = sum(p.measured for p in done)
         write_json(out / "manifest.json", {

@@ -23,14 +23,14 @@ import platform
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import FAILED_SECONDS, mean_seconds
+from .data import FAILED_SECONDS, Sample, mean_seconds
 from .files import atomic_open, write_json
 from .measure import measure_candidates, sample_candidates, tune_context
 from .tuning import SkipMeasured, TrialLog, replay_records
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tvm.s_tir import meta_schedule as ms
     from tvm.target import Target
 
+    from .graph import StageGraph
     from .workloads import Task
 
 WORKLOAD_FILE = "database_workload.json"
@@ -301,6 +302,12 @@ class TaskRecords:
         from tvm.s_tir import meta_schedule as ms
 
         return ms.TuneContext(mod=self.mod, target=self.target, task_name=self.name, num_threads=num_threads)
+
+    def samples(self, graphs: Sequence[StageGraph], index: Iterable[int] | None = None) -> list[Sample]:
+        """Training samples of the records at ``index`` (all by default); ``graphs[i]`` is record i's stage graph."""
+        index = range(len(self.seconds)) if index is None else index
+        return [Sample(graphs[i], self.name, None if np.isnan(self.seconds[i]) else float(self.seconds[i]))
+                for i in index]
 
 
 def load_dataset(path: Path, names: Sequence[str] | None = None) -> list[TaskRecords]:

@@ -210,7 +210,7 @@ def plot_shot_curves(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *
             std = np.array([by_k[k][metric]["std"] for k in shots], dtype=float)
             ax.plot(range(len(shots)), mean, marker="o", label=model)
             ax.fill_between(range(len(shots)), mean - std, mean + std, alpha=0.15)
-            ax.set_xticks(range(len(shots)), shots)
+        ax.set_xticks(range(len(shots)), shots)
         ax.set_xlabel("measurements of the task (k)")
         ax.set_ylabel(BAR_METRICS.get(metric, metric))
         ax.grid(True, alpha=0.3)

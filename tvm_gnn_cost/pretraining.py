@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .cost_model import GNNCostModel
-from .data import ReplayBuffer, Sample
+from .data import ReplayBuffer
 from .dataset import TaskRecords
 from .graph import StageGraph, extract_stage_graphs
 from .metrics import TaskPrediction, summarize
@@ -98,11 +98,7 @@ def pretrain(
     model = GNNCostModel(pretrained=False, config=model_config, seed=config.seed)  # keeps the online schedule for fine-tuning
     offline = TrainConfig(lr=config.lr, batch_size=max(1, config.batch_size // world), max_steps=10**9)
     optimizer = torch.optim.AdamW(model.network.parameters(), lr=offline.lr, weight_decay=offline.weight_decay)
-    samples = [
-        Sample(graph, task.name, None if math.isnan(s) else float(s))
-        for task in train_tasks
-        for graph, s in zip(graphs[task.name], task.seconds)
-    ]
+    samples = [s for task in train_tasks for s in task.samples(graphs[task.name])]
     buffer = ReplayBuffer(len(samples))
     buffer.extend(samples)
     throughput, log_latency, task_ids = buffer.targets(samples)

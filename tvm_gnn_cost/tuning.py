@@ -20,7 +20,7 @@ from .measure import host_target, make_builder, make_runner, tune_context
 from .workloads import Task
 
 
-def _gnn(seed: int, _cores: int, pretrained: bool = True, **config: Any) -> ms.cost_model.CostModel:
+def _gnn(seed: int, _cores: int, pretrained: bool | str = True, **config: Any) -> ms.cost_model.CostModel:
     from .cost_model import GNNCostModel
     from .model import GNNConfig
 

@@ -109,24 +109,19 @@ def search_run(task: Task, model: str, trials: int, seed: int) -> dict:
     }
 
 
-def resumed_runs(out: Path, tasks: list[Task], models: list[str], trials: int, cpu: str) -> dict[str, dict[str, list]]:
-    """The runs an earlier, stopped invocation wrote to ``out`` (``--resume``); empty ones if there is no file.
+def earlier_runs(out: Path, trials: int, cpu: str) -> dict[str, dict[str, list]]:
+    """The runs a stopped invocation wrote to ``out`` (``--resume``), by task and model; empty if there is no file.
 
     Raises ``SystemExit`` if that file was measured on another CPU or with another budget:
-    runs from two machines are not comparable.
+    runs from two machines are not comparable. Checked before any task is extracted.
     """
-    runs: dict[str, dict[str, list]] = {t.name: {m: [] for m in models} for t in tasks}
     if not out.exists():
-        return runs
+        return {}
     before = json.loads(out.read_text())
     if before["machine"]["cpu"] != cpu or before["trials_per_run"] != trials:
         raise SystemExit(f"{out}: measured on {before['machine']['cpu']} with {before['trials_per_run']} trials per "
                          f"run, this run is {cpu} with {trials}; move the file away to start afresh")
-    for task, by_model in before["runs"].items():
-        for model, seed_runs in by_model.items():
-            if task in runs and model in runs[task]:
-                runs[task][model] = seed_runs
-    return runs
+    return before["runs"]
 
 
 def best_after(curve: list[float | None], trials: int) -> float | None:
@@ -193,15 +188,14 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or RESULTS / ("quick" if args.quick else "") / name
     logging.basicConfig(level=logging.WARNING)
 
+    earlier = earlier_runs(out, args.trials, machine(host_target())["cpu"]) if args.resume else {}
     if args.unseen:
         names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
         tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
     else:
         tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
     numpy_gemm = numpy_gemm_seconds(512) if any(t.name == GEMM for t in tasks) else None
-    cpu = machine(host_target())["cpu"]
-    runs = (resumed_runs(out, tasks, args.models, args.trials, cpu) if args.resume
-            else {t.name: {m: [] for m in args.models} for t in tasks})
+    runs = {t.name: {m: earlier.get(t.name, {}).get(m, []) for m in args.models} for t in tasks}
     order = ["xgb", *(m for m in args.models if m != "xgb")]  # XGBModel's run first: the others are compared with it
     result = None
     for seed in args.seeds:

@@ -10,9 +10,26 @@ Public API (imported lazily, so builder workers that only need :func:`build_modu
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 __version__ = "0.1.0"
+
+
+def _cache_sourceless_frames() -> None:
+    """Record that frames of frozen importlib and of `exec`/`eval` code belong to no module.
+
+    TVMScript's `T.prim_func` calls `inspect.stack()`, and `inspect.getmodule` rescans all of
+    `sys.modules` for each frame whose file maps to no module. TVM's tensor intrinsics, which every
+    `TuneContext` imports, define ~250 prim_funcs inside nested imports and `eval`: that import took
+    1-2 minutes per process (longer with torch loaded). An entry that names no module gives the
+    same answer (None) without the scan, and the import takes ~10 s.
+    """
+    for filename in ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", "<string>", "<ast>"):
+        inspect.modulesbyfile.setdefault(filename, "")
+
+
+_cache_sourceless_frames()
 
 _EXPORTS = {
     "GNNCostModel": "cost_model",

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 
 def _cache_sourceless_frames() -> None:
-    """Record that frames of frozen importlib and of `exec`/`eval` code belong to no module.
+    """Record that frames of frozen modules (importlib, `python -m`) and of `eval` code belong to no module.
 
     TVMScript's `T.prim_func` calls `inspect.stack()`, and `inspect.getmodule` rescans all of
     `sys.modules` for each frame whose file maps to no module. TVM's tensor intrinsics, which every
@@ -25,7 +25,8 @@ def _cache_sourceless_frames() -> None:
     1-2 minutes per process (longer with torch loaded). An entry that names no module gives the
     same answer (None) without the scan, and the import takes ~10 s.
     """
-    for filename in ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", "<string>", "<ast>"):
+    frozen = ("importlib._bootstrap", "importlib._bootstrap_external", "runpy", "zipimport")
+    for filename in (*(f"<frozen {name}>" for name in frozen), "<string>", "<ast>"):
         inspect.modulesbyfile.setdefault(filename, "")
 
 

@@ -148,13 +148,19 @@ def offline_verdicts(summary: dict) -> list[str]:
     return out
 
 
+def population(search: dict) -> str:
+    """The evolutionary search's population, as the report words it (runs before it was recorded used 512)."""
+    return f"evolutionary search population {search.get('population', 512)}"
+
+
 def search_section(search: dict, plot: str) -> list[str]:
     models = list(next(iter(search["summary"].values())))
     lines = [
         "## Search",
         "",
         f"`python benchmarks/search.py` -> `benchmarks/results/search.json`. Each task tuned alone "
-        f"(`ms.tune_tasks`, {search['trials_per_run']} trials, 32 per round), once per model and seed "
+        f"(`ms.tune_tasks`, {search['trials_per_run']} trials, 32 per round, {population(search)}), once per "
+        f"model and seed "
         f"{search['seeds']}, with the same `PooledBuilder`, `LocalRunner` and target. Whole benchmark: "
         f"{search['seconds'] / 60:.0f} min. The GNN here learns from scratch during each run (`gnn-scratch`; "
         "`gnn` in runs made before the pretrained weights became the default); the pretrained one is measured "
@@ -216,7 +222,7 @@ def unseen_search_section(search: dict, plot: str) -> list[str]:
              f"({machine_line(search)}): the heaviest task of each of "
              f"{', '.join(t['source'] for t in search['tasks'].values())}, never in pretraining, tuned alone with "
              f"{', '.join(f'`{m}`' for m in models)} (`gnn`: the pretrained GNN, the default), {trials} trials, "
-             f"seeds {search['seeds']}, same builder, runner and target.", "",
+             f"{population(search)}, seeds {search['seeds']}, same builder, runner and target.", "",
              *partial_line(search), *search_table(summary), "", f"![unseen search]({plot})", ""]
     if "gnn" in models:
         reach = [s["gnn"]["trials_to_xgb_best_median"] for s in summary.values()]

@@ -38,7 +38,7 @@ from tvm_gnn_cost import host_target
 from tvm_gnn_cost.dataset import machine, versions
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_seed_curves
-from tvm_gnn_cost.tuning import tune_workloads
+from tvm_gnn_cost.tuning import POPULATION, tune_workloads
 from tvm_gnn_cost.workloads import Task, heaviest_first, model_tasks, workload_task
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -90,10 +90,11 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
     return None
 
 
-def search_run(task: Task, model: str, trials: int, seed: int) -> dict:
+def search_run(task: Task, model: str, trials: int, seed: int, population: int) -> dict:
     """Tune one task alone with one model and seed (``ms.tune_tasks``, the same builder, runner, budget for all)."""
     with tempfile.TemporaryDirectory() as work:
-        result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed)
+        result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed,
+                                population=population)
     record = result.to_json()["tasks"][task.name]
     cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
     best = record["best_seconds"]
@@ -109,18 +110,19 @@ def search_run(task: Task, model: str, trials: int, seed: int) -> dict:
     }
 
 
-def earlier_runs(out: Path, trials: int, cpu: str) -> dict[str, dict[str, list]]:
+def earlier_runs(out: Path, trials: int, population: int, cpu: str) -> dict[str, dict[str, list]]:
     """The runs a stopped invocation wrote to ``out`` (``--resume``), by task and model; empty if there is no file.
 
-    Raises ``SystemExit`` if that file was measured on another CPU or with another budget:
-    runs from two machines are not comparable. Checked before any task is extracted.
+    Raises ``SystemExit`` if that file was measured on another CPU or with another budget or
+    search population: runs from two machines are not comparable. Checked before any task is extracted.
     """
     if not out.exists():
         return {}
     before = json.loads(out.read_text())
-    if before["machine"]["cpu"] != cpu or before["trials_per_run"] != trials:
-        raise SystemExit(f"{out}: measured on {before['machine']['cpu']} with {before['trials_per_run']} trials per "
-                         f"run, this run is {cpu} with {trials}; move the file away to start afresh")
+    then = (before["machine"]["cpu"], before["trials_per_run"], before.get("population", POPULATION))
+    if then != (cpu, trials, population):
+        raise SystemExit(f"{out}: measured on {then[0]} with {then[1]} trials per run and population {then[2]}, "
+                         f"this run is {cpu} with {trials} and {population}; move the file away to start afresh")
     return before["runs"]
 
 
@@ -172,8 +174,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
     parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
                         "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
+    parser.add_argument("--population", type=int, default=POPULATION,
+                        help="schedules per generation of the evolutionary search (MetaSchedule's default)")
     parser.add_argument("--quick", action="store_true",
-                        help="8 trials, 1 seed, 1 conv (with --unseen: Inception v1's task only)")
+                        help="8 trials, 1 seed, 1 conv, population 64 (with --unseen: Inception v1's task only)")
     parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, or search_unseen.json "
                         "with --unseen; under results/quick/ with --quick)")
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --out (same CPU and "
@@ -183,12 +187,12 @@ def main(argv: list[str] | None = None) -> dict:
     if "xgb" not in args.models:
         parser.error("--models must include xgb: every model is compared with XGBModel's run of the same seed")
     if args.quick:
-        args.trials, args.seeds, args.convs = 8, args.seeds[:1], 1
+        args.trials, args.seeds, args.convs, args.population = 8, args.seeds[:1], 1, 64
     name = "search_unseen.json" if args.unseen else "search.json"
     out = args.out or RESULTS / ("quick" if args.quick else "") / name
     logging.basicConfig(level=logging.WARNING)
 
-    earlier = earlier_runs(out, args.trials, machine(host_target())["cpu"]) if args.resume else {}
+    earlier = earlier_runs(out, args.trials, args.population, machine(host_target())["cpu"]) if args.resume else {}
     if args.unseen:
         names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
         tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
@@ -203,20 +207,20 @@ def main(argv: list[str] | None = None) -> dict:
             for model in order:
                 if any(r["seed"] == seed for r in runs[task.name][model]):
                     continue  # measured by the run --resume continues
-                runs[task.name][model].append(search_run(task, model, args.trials, seed))
+                runs[task.name][model].append(search_run(task, model, args.trials, seed, args.population))
                 # written after every run, so that a stopped benchmark keeps what it measured
-                result = write_result(out, tasks, args.models, runs, numpy_gemm, args.seeds, args.trials)
-    result = result or write_result(out, tasks, args.models, runs, numpy_gemm, args.seeds, args.trials)
+                result = write_result(out, tasks, args, runs, numpy_gemm)
+    result = result or write_result(out, tasks, args, runs, numpy_gemm)
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return result
 
 
-def write_result(out: Path, tasks: list[Task], models: list[str], runs: dict[str, dict[str, list[dict]]],
-                 numpy_gemm: dict | None, seeds: list[int], trials: int) -> dict:
+def write_result(out: Path, tasks: list[Task], args: argparse.Namespace, runs: dict[str, dict[str, list[dict]]],
+                 numpy_gemm: dict | None) -> dict:
     """Summarise the runs so far and write them as JSON plus the curves PNG beside it.
 
-    ``seeds`` are the planned ones; ``runs_done`` < ``runs_planned`` marks a stopped benchmark
-    (continue it with ``--resume``).
+    ``args.seeds`` are the planned ones; ``runs_done`` < ``runs_planned`` marks a stopped
+    benchmark (continue it with ``--resume``).
     """
     runs = {task: {m: r for m, r in by_model.items() if r} for task, by_model in runs.items() if any(by_model.values())}
     summary = summarize(runs)
@@ -227,12 +231,13 @@ def write_result(out: Path, tasks: list[Task], models: list[str], runs: dict[str
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(host_target()),
         "versions": versions(),
-        "trials_per_run": trials,
-        "seeds": seeds,
+        "trials_per_run": args.trials,
+        "population": args.population,
+        "seeds": args.seeds,
         "tasks": {t.name: {"weight": t.weight, "source": t.source} for t in tasks},
         "numpy_gemm_512": numpy_gemm,
         "runs_done": sum(len(r) for by_model in runs.values() for r in by_model.values()),
-        "runs_planned": len(tasks) * len(seeds) * len(models),
+        "runs_planned": len(tasks) * len(args.seeds) * len(args.models),
         "summary": summary,
         "runs": runs,
         "seconds": round(sum(r["wall_seconds"] for by_model in runs.values() for rs in by_model.values() for r in rs)),
@@ -243,7 +248,7 @@ def write_result(out: Path, tasks: list[Task], models: list[str], runs: dict[str
                      for model, seed_runs in by_model.items()}
               for task, by_model in runs.items()}
     plot_seed_curves(curves, out.with_suffix(".png"),
-                     title=f"best latency vs trials, seeds {seeds} ({result['machine']['cpu']})")
+                     title=f"best latency vs trials, seeds {args.seeds} ({result['machine']['cpu']})")
     return result
 
 

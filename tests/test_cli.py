@@ -23,7 +23,8 @@ def test_demo_rejects_unknown_names_with_the_known_ones():
 
 def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     result = runner.invoke(
-        app, ["demo", "--trials", "8", "--workloads", "gemm-128", "--models", "gnn,xgb", "--out", str(tmp_path)]
+        app, ["demo", "--trials", "8", "--workloads", "gemm-128", "--models", "gnn,xgb", "--out", str(tmp_path),
+              "--population", "64"]
     )
     assert result.exit_code == 0, result.output
     assert "gemm-128" in result.output and "gnn best" in result.output
@@ -78,6 +79,7 @@ def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
         ([str(small_cnn), "--rpc-tracker", "localhost", "--rpc-key", "cpu"], "--rpc-tracker", "is not HOST:PORT"),
         ([str(small_cnn), "--target", "{llvm"], "--target", "Expecting property name"),
         ([str(small_cnn), "--trials", "0"], "--trials", "at least 1"),
+        ([str(small_cnn), "--population", "16"], "--population", "at least --trials-per-iter (32)"),
     ]
     for args, hint, message in cases:
         result = runner.invoke(app, ["tune", *args, "--work-dir", str(tmp_path)])

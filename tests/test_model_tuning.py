@@ -30,7 +30,8 @@ def _records(work_dir):
 
 def test_cli_tunes_an_onnx_model_checks_it_and_resumes_without_remeasuring(small_cnn, tmp_path):
     work_dir = tmp_path / "work"
-    args = ["tune", str(small_cnn), "--cost-model", "gnn", "--work-dir", str(work_dir), "--trials-per-iter", "8"]
+    args = ["tune", str(small_cnn), "--population", "64", "--cost-model", "gnn", "--work-dir", str(work_dir),
+            "--trials-per-iter", "8"]
     result = runner.invoke(app, [*args, "--trials", "24"])
     assert result.exit_code == 0, result.output
     assert "small_cnn.fused_conv2d_add_relu" in result.output and "outputs match onnxruntime" in result.output
@@ -63,7 +64,7 @@ def test_a_torch_module_is_tuned_through_torch_export_and_matches_torch(tmp_path
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 16))
     result = tune_torch(module, [torch.randn(8, 256)], tmp_path, trials=16, cost_model="xgb", trials_per_iter=8,
-                        progress=False)
+                        population=64, progress=False)
     assert result.reference == "torch" and result.outputs_match and result.max_abs_error < 1e-3
     assert not result.reference_constant
     assert result.onnxruntime_seconds is None
@@ -73,16 +74,17 @@ def test_a_torch_module_is_tuned_through_torch_export_and_matches_torch(tmp_path
 def test_outputs_that_differ_from_the_reference_are_reported(small_cnn, tmp_path):
     model = load_onnx(small_cnn)
     wrong = dataclasses.replace(model, reference=lambda arrays: [np.zeros((1, 10), "float32") + 1])
-    result = tune_model(wrong, tmp_path, trials=4, cost_model="random", trials_per_iter=4, progress=False)
+    result = tune_model(wrong, tmp_path, trials=4, cost_model="random", trials_per_iter=4, population=64,
+                        progress=False)
     assert not result.outputs_match and result.max_abs_error > 0.5 and result.reference_constant
 
 
 def test_tuning_measures_through_an_rpc_tracker(small_cnn, tmp_path, rpc_tracker):
     with pytest.raises(ValueError, match="no server under key 'gpu-box' \\(keys: test-cpu\\)"):
         rpc_config(rpc_tracker, "gpu-box")
-    result = runner.invoke(app, ["tune", str(small_cnn), "--trials", "8", "--trials-per-iter", "8", "--cost-model",
-                                 "random", "--work-dir", str(tmp_path), "--rpc-tracker", rpc_tracker,
-                                 "--rpc-key", "test-cpu"])
+    result = runner.invoke(app, ["tune", str(small_cnn), "--trials", "8", "--trials-per-iter", "8", "--population",
+                                 "64", "--cost-model", "random", "--work-dir", str(tmp_path),
+                                 "--rpc-tracker", rpc_tracker, "--rpc-key", "test-cpu"])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["outputs_match"] and summary["tasks"][0]["trials"] == 8

@@ -11,6 +11,7 @@ from tvm.s_tir import meta_schedule as ms
 
 from tvm_gnn_cost import GNNCostModel, TrainConfig, host_target, make_builder, make_runner
 from tvm_gnn_cost.measure import tune_context
+from tvm_gnn_cost.tuning import evolutionary_search
 from tvm_gnn_cost.workloads import get_workload
 
 
@@ -20,7 +21,7 @@ def test_tune_tir_with_gnn_records_valid_schedules(tmp_path):
     model = GNNCostModel(seed=0)  # the default: pretrained, fine-tuned from the first measurements
     database = ms.tune_tir(
         mod, target, str(tmp_path), max_trials_global=32, num_trials_per_iter=16,
-        builder=make_builder(), runner=make_runner(), cost_model=model, seed=1,
+        builder=make_builder(), runner=make_runner(), cost_model=model, seed=1, strategy=evolutionary_search(64, 16),
     )
     records = database.get_all_tuning_records()
     assert len(records) == 32
@@ -48,7 +49,7 @@ def test_tune_tir_with_gnn_records_valid_schedules(tmp_path):
 def test_tune_tasks_with_gradient_scheduler_over_two_tasks(tmp_path):
     target = host_target(2)
     tasks = [
-        tune_context(get_workload(name), target, name, seed=seed)
+        tune_context(get_workload(name), target, name, seed=seed, search_strategy=evolutionary_search(64, 8))
         for seed, name in enumerate(["gemm-128", "conv2d-14x14x64"], start=1)
     ]
     model = GNNCostModel(pretrained=False, seed=0, train_config=TrainConfig(min_samples=8))  # random until 8

@@ -41,6 +41,8 @@ def demo(
     models: Annotated[str, typer.Option(help="Comma-separated cost models to compare.")] = "gnn,xgb",
     seed: Annotated[int, typer.Option(help="Seed shared by every cost model's run.")] = 1,
     out: Annotated[Path, typer.Option(help="Directory for work dirs, JSON and PNG.")] = Path("demo_out"),
+    population: Annotated[int, typer.Option(help="Schedules per generation of the evolutionary search (at least "
+                                            "32, the candidates a round measures).")] = 512,
 ) -> None:
     """Tune a GEMM and a conv2d with the GNN and with XGBoost under one budget, and compare."""
     from tvm.target.codegen import llvm_get_system_cpu
@@ -54,6 +56,8 @@ def demo(
     chosen = _known([m for m in models.split(",") if m], COST_MODELS, "--models")
     if trials < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--trials")
+    if population < 32:
+        raise typer.BadParameter("must be at least 32, the candidates a round measures", param_hint="--population")
 
     results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -65,7 +69,7 @@ def demo(
             tasks = [workload_task(name) for name in names]
             results.append(
                 tune_workloads(tasks, model, trials_per_task=trials, work_dir=work_dir, seed=seed,
-                               on_trials=lambda n, bar=bar: progress.advance(bar, n))
+                               population=population, on_trials=lambda n, bar=bar: progress.advance(bar, n))
             )
 
     table = Table(title=f"Best latency after {trials} trials per task (seed {seed}, {llvm_get_system_cpu()})")
@@ -304,6 +308,8 @@ def tune(
                                         "devices: '{\"kind\": \"llvm\", \"mcpu\": \"znver3\", \"num-cores\": 4}'")] = "",
     seed: Annotated[int, typer.Option(help="Seed of the cost model, the search and the random inputs.")] = 1,
     trials_per_iter: Annotated[int, typer.Option(help="Candidates a task measures per scheduler round.")] = 32,
+    population: Annotated[int, typer.Option(help="Schedules per generation of the evolutionary search: smaller "
+                                            "rounds are faster and search less widely.")] = 512,
 ) -> None:
     """Tune an ONNX model's tasks, compile it with the best schedules, check it and time it end to end."""
     from .frontends import InputShapeError, ModelImportError, load_onnx, parse_input_shapes
@@ -315,6 +321,8 @@ def tune(
     _known([cost_model], COST_MODELS, "--cost-model")
     if trials < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--trials")
+    if population < trials_per_iter:
+        raise typer.BadParameter(f"must be at least --trials-per-iter ({trials_per_iter})", param_hint="--population")
     if bool(rpc_tracker) != bool(rpc_key):
         raise typer.BadParameter("give both --rpc-tracker and --rpc-key, or neither", param_hint="--rpc-key")
     rpc = _checked(lambda: rpc_config(rpc_tracker, rpc_key), "--rpc-tracker") if rpc_tracker else None
@@ -336,7 +344,8 @@ def tune(
     imported.name = name
     work_dir = work_dir or Path(f"{name}-tuning")
     result = _checked(lambda: tune_model(imported, work_dir, trials=trials, cost_model=cost_model,
-                                         target=tvm_target, rpc=rpc, seed=seed, trials_per_iter=trials_per_iter),
+                                         target=tvm_target, rpc=rpc, seed=seed, trials_per_iter=trials_per_iter,
+                                         population=population),
                       "--work-dir", only=WorkDirError)
 
     table = Table(title=f"{result.model}: {sum(t.trials for t in result.tasks)} trials "

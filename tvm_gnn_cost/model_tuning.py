@@ -28,7 +28,16 @@ from .dataset import task_database, versions
 from .files import write_json
 from .frontends import ImportedModel, ModelImportError, from_torch, load_onnx
 from .measure import host_target, make_builder, make_runner, tune_context
-from .tuning import SkipMeasured, TimedCostModel, TrialLog, fault_stats, make_cost_model, replay_records
+from .tuning import (
+    POPULATION,
+    SkipMeasured,
+    TimedCostModel,
+    TrialLog,
+    evolutionary_search,
+    fault_stats,
+    make_cost_model,
+    replay_records,
+)
 from .workloads import Task, heaviest_first, relax_tasks
 
 if TYPE_CHECKING:
@@ -117,6 +126,7 @@ def tune_model(
     rpc: ms.runner.RPCConfig | None = None,
     seed: int = 1,
     trials_per_iter: int = 32,
+    population: int = POPULATION,
     num_cores: int | None = None,
     progress: bool = True,
 ) -> ModelTuneResult:
@@ -129,6 +139,7 @@ def tune_model(
         rpc: measure candidates and the compiled model on the tracker's devices (see
             :func:`~tvm_gnn_cost.measure.rpc_config`) instead of this machine.
         trials_per_iter: candidates a task measures per round of the task scheduler.
+        population: schedules per generation of the evolutionary search (MetaSchedule's default 512).
         progress: show progress bars.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -136,6 +147,7 @@ def tune_model(
 
     if trials < 1:
         raise ValueError(f"trials must be at least 1, not {trials}")
+    evolutionary_search(population, trials_per_iter)  # a bad population fails before any work
     cores = num_cores or os.cpu_count() or 1
     inner = make_cost_model(cost_model, seed=seed, num_cores=cores)  # unknown names fail before any work
     target = target or host_target(cores)
@@ -157,7 +169,8 @@ def tune_model(
         if done and model_file and model_file.exists() and cost_model.startswith("gnn"):
             inner.load(str(model_file))
         step = bars.add_task(f"resuming from {done} records", total=done, visible=done > 0)
-        contexts, strategies = _resume(inner, tasks, records, target, cores, seed, lambda n: bars.advance(step, n))
+        contexts, strategies = _resume(inner, tasks, records, target, cores, seed, population, trials_per_iter,
+                                       lambda n: bars.advance(step, n))
 
         remaining = trials - done
         step = bars.add_task(f"tuning with {cost_model}", total=max(remaining, 0))
@@ -201,12 +214,12 @@ def tune_model(
 
 def _resume(
     model: ms.cost_model.CostModel, tasks: Sequence[Task], records: Sequence[Sequence[Any]], target: Target,
-    cores: int, seed: int, advance: Callable[[int], None],
+    cores: int, seed: int, population: int, trials_per_iter: int, advance: Callable[[int], None],
 ) -> tuple[list[ms.TuneContext], list[SkipMeasured]]:
     """Tuning contexts whose search skips the database's schedules, and the cost model taught its records."""
     contexts, strategies = [], []
     for i, (task, task_records) in enumerate(zip(tasks, records)):
-        strategies.append(SkipMeasured(set()))
+        strategies.append(SkipMeasured(set(), inner=evolutionary_search(population, trials_per_iter)))
         contexts.append(tune_context(task.mod, target, task.name, num_threads=cores, seed=seed + i,
                                      search_strategy=strategies[-1]))
         strategies[-1].measured |= replay_records(model, contexts[-1], task_records)

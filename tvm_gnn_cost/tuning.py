@@ -19,6 +19,20 @@ from .data import mean_seconds
 from .measure import host_target, make_builder, make_runner, tune_context
 from .workloads import Task
 
+POPULATION = 512  # MetaSchedule's EvolutionarySearch default: schedules each generation keeps
+
+
+def evolutionary_search(population: int, trials_per_iter: int) -> ms.search_strategy.EvolutionarySearch:
+    """MetaSchedule's evolutionary search with ``population`` schedules per generation.
+
+    Each round samples, mutates and scores about five populations' worth of schedules, so a
+    smaller population makes rounds cheaper and the search narrower. Raises ``ValueError`` if
+    it could not fill a round of ``trials_per_iter`` candidates.
+    """
+    if population < trials_per_iter:
+        raise ValueError(f"population ({population}) must be at least the trials per round ({trials_per_iter})")
+    return ms.search_strategy.EvolutionarySearch(population_size=population)
+
 
 def _gnn(seed: int, _cores: int, pretrained: bool | str = True, **config: Any) -> ms.cost_model.CostModel:
     from .cost_model import GNNCostModel
@@ -221,17 +235,20 @@ def tune_workloads(
     seed: int = 1,
     num_cores: int = 2,
     trials_per_iter: int = 32,
+    population: int = POPULATION,
     on_trials: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Tune tasks together under the gradient task scheduler with one cost model.
 
     Every model gets the same builder, runner, target, task seeds and budget, so results of
-    different models from one call pattern are directly comparable. The result's ``stats``
+    different models from one call pattern are directly comparable. ``population`` is the
+    evolutionary search's (see :func:`evolutionary_search`). The result's ``stats``
     include the seconds the cost model spent in ``predict`` and ``update``.
     """
     target = host_target(num_cores)
+    strategy = evolutionary_search(population, trials_per_iter)
     contexts = [
-        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i)
+        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i, search_strategy=strategy)
         for i, task in enumerate(tasks)
     ]
     names = [task.name for task in tasks]

@@ -54,12 +54,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--predict", type=int, default=2048, help="candidates to predict")
     parser.add_argument("--update", type=int, default=256, help="measured candidates for one update")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="256 predicted, 64 measured, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="256 predicted, 32 measured (one build batch), 1 repeat")
     parser.add_argument("--out", type=Path, help="JSON result (default results/overhead.json, or "
                         "results/quick/overhead.json with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.predict, args.update, args.repeats = 256, 64, 1
+        args.predict, args.update, args.repeats = 256, 32, 1
     args.out = args.out or RESULTS / ("quick" if args.quick else "") / "overhead.json"
     logging.basicConfig(level=logging.WARNING)
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"measured {len(train)} candidates in {time.perf_counter() - start:.0f} s")
 
     gnn = GNNCostModel(pretrained=False, seed=0)  # from scratch: its first update trains the longest (first_epochs)
-    # no warm-up: XGBModel predicts with its booster even after a --quick update of 64 samples
+    # no warm-up: XGBModel predicts with its booster even after a --quick update of 32 samples
     xgb = ms.cost_model.XGBModel(num_tuning_cores=2, num_warmup_samples=0)
     update = {"gnn": timed(lambda: gnn.update(context, train, train_results)),
               "xgb": timed(lambda: xgb.update(context, train, train_results))}

@@ -25,7 +25,7 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     page = load("run_all").main(["--quick", "--results", str(tmp_path)])
 
     overhead = json.loads((tmp_path / "overhead.json").read_text())
-    assert overhead["predict_candidates"] == 256 and overhead["update_candidates"] == 64
+    assert overhead["predict_candidates"] == 256 and overhead["update_candidates"] == 32
     for key in ("predict_ratio_gnn_over_xgb", "update_ratio_gnn_over_xgb", "build_ratio_pooled_over_local"):
         assert overhead[key] > 0
 

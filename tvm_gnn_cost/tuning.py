@@ -246,9 +246,9 @@ def tune_workloads(
     include the seconds the cost model spent in ``predict`` and ``update``.
     """
     target = host_target(num_cores)
-    strategy = evolutionary_search(population, trials_per_iter)
-    contexts = [
-        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i, search_strategy=strategy)
+    contexts = [  # a search strategy per task: each one holds its task's state
+        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i,
+                     search_strategy=evolutionary_search(population, trials_per_iter))
         for i, task in enumerate(tasks)
     ]
     names = [task.name for task in tasks]

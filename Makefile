@@ -31,15 +31,18 @@ dataset: $(STAMP)
 	$(VENV)/bin/tvm-gnn-cost collect build/$(notdir $(DATASET)) --suites ops,resnet50,squeezenet --random 16 --search 16
 	tar -C build/$(notdir $(DATASET)) -cJf $(DATASET).tar.xz .
 
-# Extend the generated pretraining set (resumes from the committed archive; hours on 2 cores).
-GENERATED := data/generated-seed0
+# The data campaign: measure generated models' tasks into build/, packing finished tasks into
+# data/generated/ at least every hour (commit those). Resumable on any machine: tasks any chunk
+# holds are skipped. `make generated SEED=1 MODELS=200`; runs at low priority.
+GENERATED := data/generated
+SEED ?= 0
+MODELS ?= 40
 generated: $(STAMP)
-	mkdir -p build/$(notdir $(GENERATED)) && tar -C build/$(notdir $(GENERATED)) -xJf $(GENERATED).tar.xz
-	$(VENV)/bin/tvm-gnn-cost generate build/$(notdir $(GENERATED)) --models $(or $(MODELS),40) --seed 0 --random 8 --search 8
-	tar -C build/$(notdir $(GENERATED)) --exclude=./models -cJf $(GENERATED).tar.xz .
+	nice -n 19 $(VENV)/bin/tvm-gnn-cost generate build/generated-s$(SEED) --models $(MODELS) --seed $(SEED) \
+		--chunks $(GENERATED) $(ARGS)
 
 # Retrain the shipped weights from the committed datasets (see tvm_gnn_cost/weights/README.md).
 weights: $(STAMP)
-	$(VENV)/bin/tvm-gnn-cost train $(GENERATED).tar.xz $(DATASET).tar.xz --out build/weights/default.pt
+	$(VENV)/bin/tvm-gnn-cost train $(GENERATED) $(DATASET).tar.xz --out build/weights/default.pt
 	cp build/weights/default.pt build/weights/default.json tvm_gnn_cost/weights/
 	cp build/weights/default.png docs/pretraining.png

@@ -48,9 +48,9 @@ from tvm_gnn_cost.data import FAILED_SECONDS, Sample
 from tvm_gnn_cost.dataset import (
     TASK_FILE,
     TaskRecords,
+    dataset_roots,
     load_dataset,
     machine,
-    open_dataset,
     versions,
 )
 from tvm_gnn_cost.files import write_json
@@ -59,7 +59,7 @@ from tvm_gnn_cost.plots import plot_shot_curves
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-PRETRAINING = sorted((ROOT / "data").glob("generated-*.tar.xz")) + [ROOT / "data" / "ops-resnet50-squeezenet.tar.xz"]
+PRETRAINING = [ROOT / "data" / "generated", ROOT / "data" / "ops-resnet50-squeezenet.tar.xz"]
 UNSEEN = ROOT / "data" / "unseen-inception-vgg-zfnet.tar.xz"
 ROUND = 32  # candidates a search measures per round (tune_tasks' num_trials_per_iter)
 GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay")
@@ -68,7 +68,7 @@ MODELS = (*GNN_VARIANTS, "gnn-scratch", "xgb-pretrained", "xgb")
 
 def every_nth(dataset: Path, n: int) -> list[str]:
     """Every n-th task name of a dataset, in name order, read without loading any record (``--quick``)."""
-    return sorted(d.parent.name for d in open_dataset(dataset).glob(f"*/{TASK_FILE}"))[::n]
+    return sorted(d.parent.name for root in dataset_roots(dataset) for d in root.glob(f"*/{TASK_FILE}"))[::n]
 
 
 def fine_tuned(model: GNNCostModel, new: list[Sample], replay: list[Sample]) -> GNNCostModel:

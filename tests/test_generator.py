@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tvm_gnn_cost.cli import app
 from tvm_gnn_cost.dataset import load_dataset, task_database
 from tvm_gnn_cost.frontends import load_onnx
-from tvm_gnn_cost.generator import check_model, random_model
+from tvm_gnn_cost.generator import GENERATOR_VERSION, check_model, random_model
 from tvm_gnn_cost.measure import host_target
 
 runner = CliRunner()
@@ -91,7 +91,8 @@ def test_generate_checks_models_measures_distinct_tasks_and_resumes(tmp_path):
     assert len(hashes) == 2
 
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["generator"] == {"seed": 0, "models": 2, "passed": 2, "distinct_tasks": len(names)}
+    assert manifest["generator"] == {"seed": 0, "version": GENERATOR_VERSION, "models": 2, "passed": 2,
+                                     "distinct_tasks": len(names)}
     assert manifest["machine"]["cpu"] and manifest["versions"]["apache-tvm"] and manifest["records_this_run"] == 4
 
     before = (tmp_path / "models.json").read_text()

@@ -106,6 +106,8 @@ def collect(
     tasks: Annotated[str, typer.Option(help="Comma-separated shell patterns; only tasks matching one.")] = "",
     random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 16,
     search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 16,
+    population: Annotated[int | None, typer.Option(help="Schedules per generation of that search (default: "
+                                                   "dataset.SEARCH_POPULATION).")] = None,
     op_configs: Annotated[str, typer.Option(help="Shape indices of each te_workload operator (0-3).")] = "1,2",
     seed: Annotated[int, typer.Option(help="Seed of sampling and search.")] = 1,
 ) -> None:
@@ -114,16 +116,16 @@ def collect(
     from .workloads import SUITES, suite_tasks
 
     chosen = _known([s for s in suites.split(",") if s], SUITES, "--suites")
-    if random < 0 or search < 0 or random + search == 0:
-        raise typer.BadParameter("need a positive number of random and/or search records", param_hint="--random")
+    population = _check_recipe(random, search, population)
     target = host_target()
     with console.status("importing models and extracting tasks"):
         found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i])
     found = _matching(found, tasks)
 
     command = (f"tvm-gnn-cost collect {out} --suites {suites} --tasks '{tasks}' --random {random} "
-               f"--search {search} --op-configs {op_configs} --seed {seed}")
-    _collect(found, out, target, make_runner(), random=random, search=search, seed=seed, command=command)
+               f"--search {search} --population {population} --op-configs {op_configs} --seed {seed}")
+    _collect(found, out, target, make_runner(), random=random, search=search, population=population, seed=seed,
+             manifest={"command": command})
 
 
 @app.command()
@@ -132,9 +134,14 @@ def generate(
                                         "JSON database per task.")],
     models: Annotated[int, typer.Option(help="Random models to generate (numbered; more extends the set).")] = 20,
     seed: Annotated[int, typer.Option(help="Generator seed: the same seed gives the same models.")] = 0,
-    random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 16,
-    search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 16,
+    random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 32,
+    search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 8,
+    population: Annotated[int | None, typer.Option(help="Schedules per generation of that search (default: "
+                                                   "dataset.SEARCH_POPULATION).")] = None,
     tasks: Annotated[str, typer.Option(help="Comma-separated shell patterns; only tasks matching one.")] = "",
+    chunks: Annotated[Path | None, typer.Option(help="Chunk store (e.g. data/generated): skip the tasks its chunks "
+                                                "hold, and pack finished tasks into new chunks.")] = None,
+    chunk_minutes: Annotated[float, typer.Option(help="Pack a chunk at least this often (and at the end).")] = 60,
     rpc_tracker: Annotated[str, typer.Option(help="HOST:PORT of a TVM RPC tracker: measure on all its servers.")
                            ] = "",
     rpc_key: Annotated[str, typer.Option(help="Device key registered with the RPC tracker.")] = "",
@@ -143,89 +150,93 @@ def generate(
 ) -> None:
     """Generate random realistic models, check each against onnxruntime, and measure their distinct tasks.
 
-    Run again to resume: models, verdicts and measured records are kept in OUT.
+    Run again to resume: models, verdicts and measured records are kept in OUT. Tasks of the
+    models the transfer benchmark calls unseen are never measured.
     """
-    from .generator import generated_tasks
+    import tvm_ffi
+
+    from .campaign import ChunkPacker, ChunkStore, unseen_hashes
+    from .dataset import machine, versions
+    from .generator import GENERATOR_VERSION, generated_tasks
     from .measure import host_target, make_runner, rpc_config
 
     if models < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--models")
-    if random < 0 or search < 0 or random + search == 0:
-        raise typer.BadParameter("need a positive number of random and/or search records", param_hint="--random")
+    population = _check_recipe(random, search, population)
     if bool(rpc_tracker) != bool(rpc_key):
         raise typer.BadParameter("give both --rpc-tracker and --rpc-key, or neither", param_hint="--rpc-key")
     rpc = _checked(lambda: rpc_config(rpc_tracker, rpc_key), "--rpc-tracker") if rpc_tracker else None
     tvm_target = _checked(lambda: _target(target), "--target") if target else host_target()
+    out.mkdir(parents=True, exist_ok=True)
+    with console.status("extracting the unseen models' tasks, which are never measured"):
+        excluded = unseen_hashes(tvm_target, out / "unseen-hashes.json")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         bar = progress.add_task("generating and checking models", total=models)
-        found, index = generated_tasks(out, models, seed, tvm_target,
+        found, index = generated_tasks(out, models, seed, tvm_target, exclude=excluded,
                                        on_model=lambda name, entry: progress.advance(bar))
     ok = [name for name, entry in index.items() if entry["status"] == "ok"]
     console.print(f"{len(ok)} of {len(index)} models pass the check; {len(found)} distinct tasks")
+    distinct = len(found)
+    found = _matching(found, tasks)
+    packer = None
+    if chunks is not None:
+        store = ChunkStore(chunks)
+        packed = store.packed()
+        hashes = set(packed.values())
+        found = [t for t in found if t.name not in packed and f"{tvm_ffi.structural_hash(t.mod):016x}" not in hashes]
+        console.print(f"{len(found)} tasks not yet in {chunks}'s {len(store.cards())} chunks")
     command = (f"tvm-gnn-cost generate {out} --models {models} --seed {seed} --random {random} --search {search}"
-               f" --tasks '{tasks}'" + (f" --rpc-tracker {rpc_tracker} --rpc-key {rpc_key}" if rpc else "")
+               f" --population {population} --tasks '{tasks}'" + (f" --chunks {chunks}" if chunks else "")
+               + (f" --rpc-tracker {rpc_tracker} --rpc-key {rpc_key}" if rpc else "")
                + (f" --target '{target}'" if target else ""))
-    _collect(_matching(found, tasks), out, tvm_target, make_runner(rpc=rpc), random=random, search=search,
-             seed=seed, command=command, generator={"seed": seed, "models": models, "passed": len(ok),
-                                                    "distinct_tasks": len(found)})
+    generator = {"seed": seed, "version": GENERATOR_VERSION, "models": models, "passed": len(ok),
+                 "distinct_tasks": distinct}
+    if chunks is not None:
+        meta = {"machine": machine(tvm_target), "versions": versions(), "generator": generator,
+                "recipe": {"random": random, "search": search, "population": population, "seed": seed}}
+        packer = ChunkPacker(store, out, str(meta["machine"]["cpu"]), seed, meta, chunk_minutes * 60)
+    _collect(found, out, tvm_target, make_runner(rpc=rpc), random=random, search=search, population=population,
+             seed=seed, after_task=packer, manifest={"command": command, "generator": generator})
+    if packer is not None:
+        archive = packer.flush()
+        console.print(f"packed {archive}" if archive else "nothing new to pack")
 
 
-def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: int, search: int, seed: int,
-             command: str, **manifest: object) -> None:
-    """Measure ``tasks`` into ``out`` with a progress bar, keeping ``out/manifest.json`` up to date, then a summary.
+def _check_recipe(random: int, search: int, population: int | None) -> int:
+    """The search population (``None``: the collector's default); a usage error for a recipe that cannot run."""
+    from .dataset import SEARCH_POPULATION
 
-    The manifest is rewritten after every task (``finished`` false until the last), so a run
-    that is killed still says what it measured and how fast. A task that fails is logged and
-    listed in the manifest; the others go on.
-    """
-    import time
+    population = SEARCH_POPULATION if population is None else population
+    if random < 0 or search < 0 or random + search == 0:
+        raise typer.BadParameter("need a positive number of random and/or search records", param_hint="--random")
+    if search and population < min(search, 32):
+        raise typer.BadParameter(f"must be at least the search's round ({min(search, 32)} candidates)",
+                                 param_hint="--population")
+    return population
 
-    from .dataset import collect_task, machine, versions
-    from .files import write_json
+
+def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: int, search: int,
+             population: int, seed: int, after_task: Callable | None = None,
+             manifest: dict) -> None:
+    """:func:`~tvm_gnn_cost.dataset.collect_tasks` with a progress bar, then a one-line summary."""
+    from .dataset import collect_tasks
     from .measure import make_builder
-
-    start = time.perf_counter()
-    builder = make_builder()
-    done, failed_tasks = [], {}
-
-    def write_manifest(finished: bool) -> tuple[float, int]:
-        """Rewrite manifest.json with the tasks done so far; (seconds, records measured) for the summary."""
-        seconds = time.perf_counter() - start
-        measured = sum(p.measured for p in done)
-        write_json(out / "manifest.json", {
-            "command": command,
-            **manifest,
-            "machine": machine(target),
-            "versions": versions(),
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "finished": finished,
-            "seconds_this_run": round(seconds, 1),
-            "records_this_run": measured,
-            "records_per_hour": round(measured / seconds * 3600) if measured else 0,
-            "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
-            "failed_tasks": failed_tasks,
-        })
-        return seconds, measured
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         bar = progress.add_task("collecting", total=len(tasks) * (random + search))
-        for i, task in enumerate(tasks):
-            progress.update(bar, description=f"[{i + 1}/{len(tasks)}] {task.name}")
-            try:
-                done.append(collect_task(task, out / task.name, target, builder, runner, num_random=random,
-                                         num_search=search, seed=seed,
-                                         on_records=lambda n: progress.advance(bar, n)))
-            except Exception as err:  # noqa: BLE001 - one broken task must not end a long collection
-                logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
-                failed_tasks[task.name] = str(err)
-            progress.update(bar, completed=(i + 1) * (random + search))
-            write_manifest(finished=False)
-    seconds, measured = write_manifest(finished=True)
-    console.print(f"measured {measured} records in {seconds:.0f} s; "
-                  f"{sum(p.total for p in done)} in {out} over {len(done)} tasks"
-                  + (f"; {len(failed_tasks)} tasks failed (see {out / 'manifest.json'})" if failed_tasks else ""))
+
+        def on_task(i: int, task: object) -> None:
+            progress.update(bar, completed=i * (random + search), description=f"[{i + 1}/{len(tasks)}] {task.name}")
+
+        result = collect_tasks(tasks, out, target, make_builder(), runner, num_random=random, num_search=search,
+                               seed=seed, population=population, manifest=manifest, on_task=on_task,
+                               on_records=lambda n: progress.advance(bar, n), after_task=after_task)
+    failed = result["failed_tasks"]
+    console.print(f"measured {result['records_this_run']} records in {result['seconds_this_run']:.0f} s "
+                  f"({result['records_per_hour']} per hour) over {len(result['tasks'])} tasks in {out}"
+                  + (f"; {len(failed)} tasks failed (see {out / 'manifest.json'})" if failed else ""))
 
 
 @app.command()
@@ -416,12 +427,12 @@ def _task_names(dataset: Path, patterns: str) -> list[str] | None:
     """Names of a dataset's tasks matching comma-separated shell ``patterns`` (None: all), read without loading."""
     import fnmatch
 
-    from .dataset import TASK_FILE, open_dataset
+    from .dataset import TASK_FILE, dataset_roots
 
     chosen = [p for p in patterns.split(",") if p]
     if not chosen:
         return None
-    names = [d.parent.name for d in open_dataset(dataset).glob(f"*/{TASK_FILE}")]
+    names = [d.parent.name for root in dataset_roots(dataset) for d in root.glob(f"*/{TASK_FILE}")]
     return [n for n in names if any(fnmatch.fnmatch(n, p) for p in chosen)]
 
 

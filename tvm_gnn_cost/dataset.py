@@ -23,6 +23,7 @@ import platform
 import tarfile
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 from .data import FAILED_SECONDS, Sample, mean_seconds
 from .files import atomic_open, write_json
 from .measure import measure_candidates, sample_candidates, tune_context
-from .tuning import SkipMeasured, TrialLog, replay_records
+from .tuning import SkipMeasured, TrialLog, evolutionary_search, replay_records
 
 if TYPE_CHECKING:
     from tvm.ir import IRModule
@@ -137,15 +138,36 @@ def versions() -> dict[str, str]:
 
 
 def machine(target: Target) -> dict[str, object]:
-    """Where measurements were taken: CPU name as LLVM sees it, cores, OS, and the target."""
+    """Where measurements were taken: the target's CPU (LLVM's name), this host's cores, OS and caches.
+
+    ``caches`` (bytes of L1d, L2 and L3 per core's view, from sysfs) describe this host, so they
+    are recorded only when the target names this host's CPU; ``None`` otherwise (e.g. RPC devices).
+    """
     from tvm.target.codegen import llvm_get_system_cpu
 
+    host = llvm_get_system_cpu()
+    mcpu = str(target.attrs["mcpu"]) if "mcpu" in target.attrs else host
     return {
-        "cpu": llvm_get_system_cpu(),
+        "cpu": mcpu,
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "target": str(target),
+        "caches": host_caches() if mcpu == host else None,
     }
+
+
+def host_caches(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[str, int] | None:
+    """This host's data caches as sysfs lists them for CPU 0: ``{"L1d": bytes, "L2": ..., "L3": ...}``."""
+    caches = {}
+    for index in sorted(root.glob("index*")):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+        except OSError:
+            continue
+        if kind in ("Data", "Unified"):
+            units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+            caches[f"L{level}d" if level == "1" else f"L{level}"] = int(size.rstrip("KMG")) * units.get(size[-1], 1)
+    return caches or None
 
 
 @dataclass
@@ -156,6 +178,13 @@ class TaskProgress:
     measured: int
     total: int
     failed: int
+    complete: bool = False  # both phases reached what was asked, or the design space ran out
+
+
+#: Schedules per generation of the evolutionary search that picks a task's searched records. MetaSchedule's
+#: default (512) spends about 95 s choosing 8 candidates of a conv2d on 2 cores; 64 spends about 13 s
+#: (``benchmarks/collection.py`` measures both recipes side by side).
+SEARCH_POPULATION = 64
 
 
 def collect_task(
@@ -168,29 +197,42 @@ def collect_task(
     num_random: int,
     num_search: int,
     seed: int = 1,
+    population: int = SEARCH_POPULATION,
     batch_size: int = 32,
     on_records: Callable[[int], None] | None = None,
 ) -> TaskProgress:
     """Bring one task's database up to ``num_random`` random and ``num_search`` searched records.
 
-    Random samples are committed batch by batch, so an interruption loses at most one batch.
-    A design space with fewer distinct schedules than asked for is recorded as exhausted in
-    ``task.json`` and neither sampled nor searched again.
+    One tuning context serves both phases. Random samples are committed batch by batch, so
+    an interruption loses at most one batch; the searched ones come from MetaSchedule's
+    evolutionary search (``population`` schedules per generation) guided by an ``XGBModel``
+    fitted to every record so far. A design space with fewer distinct schedules than asked
+    for is recorded as exhausted in ``task.json`` and neither sampled nor searched again.
+    ``task.json`` also keeps the workload's structural hash and the seconds each phase took.
     """
+    import tvm_ffi
+
     db = task_database(task_dir)
     info = _read_info(task_dir) or _task_info(task, target, seed)
+    info.setdefault("hash", f"{tvm_ffi.structural_hash(task.mod):016x}")
+    seconds = info.setdefault("seconds", {"random": 0.0, "search": 0.0})
     done_before = len(db)
-    context = tune_context(task.mod, target, task.name, seed=seed)
+    measured = {tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod) for r in db.get_all_tuning_records()}
+    strategy = SkipMeasured(measured, inner=evolutionary_search(population, min(max(num_search, 1), 32)))
+    context = tune_context(task.mod, target, task.name, seed=seed, search_strategy=strategy)
     workload = db.commit_workload(task.mod)
 
     while not info["random_exhausted"] and info["random"] < num_random:
+        start = time.perf_counter()
         want = min(batch_size, num_random - info["random"])
         candidates = sample_candidates(context, want, seed=seed + len(db) + 1)
         info["random_exhausted"] = len(candidates) < want
         results = measure_candidates(context, candidates, builder, runner)
         for candidate, result in zip(candidates, results):
             db.commit_tuning_record(_record(candidate, result, workload, target))
+            measured.add(tvm_ffi.structural_hash(candidate.sch.mod))
         info["random"] += len(candidates)
+        seconds["random"] = round(seconds["random"] + time.perf_counter() - start, 2)
         _write_info(task_dir, info)
         if on_records:
             on_records(len(candidates))
@@ -200,17 +242,23 @@ def collect_task(
     # (it mutates the same decisions); searching it anyway costs minutes per element-wise task
     info["search_exhausted"] |= info["random_exhausted"]
     if search_trials > 0 and not info["search_exhausted"]:
-        measured = _search(task, target, db, builder, runner, search_trials, seed, on_records)
-        info["search_exhausted"] = measured < search_trials
-    _write_info(task_dir, info)
+        start = time.perf_counter()
+        found = _search(context, db, builder, runner, search_trials, seed, on_records)
+        info["search_exhausted"] = found < search_trials
+        info["population"] = population
+        seconds["search"] = round(seconds["search"] + time.perf_counter() - start, 2)
     records = db.get_all_tuning_records()
     failed = sum(mean_seconds(r.run_secs) is None for r in records)
-    return TaskProgress(task.name, len(records) - done_before, len(records), failed)
+    searched = len(records) - info["random"]
+    info["complete"] = ((info["random"] >= num_random or info["random_exhausted"])
+                        and (searched >= num_search or info["search_exhausted"]))
+    info["records"], info["failed"] = len(records), failed
+    _write_info(task_dir, info)
+    return TaskProgress(task.name, len(records) - done_before, len(records), failed, info["complete"])
 
 
 def _search(
-    task: Task,
-    target: Target,
+    context: ms.TuneContext,
     db: ms.database.JSONDatabase,
     builder: ms.builder.Builder,
     runner: ms.runner.Runner,
@@ -218,17 +266,17 @@ def _search(
     seed: int,
     on_records: Callable[[int], None] | None,
 ) -> int:
-    """Measure ``trials`` candidates picked by evolutionary search; returns how many it found."""
+    """Measure ``trials`` candidates picked by the context's evolutionary search; returns how many it found.
+
+    The context's strategy is a :class:`SkipMeasured` whose set already holds every record's schedule.
+    """
     from tvm.s_tir import meta_schedule as ms
 
     model = ms.cost_model.XGBModel(
         config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=os.cpu_count()), num_warmup_samples=0
     )
-    measured: set[int] = set()
-    context = tune_context(task.mod, target, task.name, seed=seed, search_strategy=SkipMeasured(measured))
-    # the search starts from what the random samples taught it, and never re-measures them
-    measured |= replay_records(model, context, db.get_all_tuning_records())
-    log = TrialLog([task.name], on_records)
+    replay_records(model, context, db.get_all_tuning_records())  # the search starts from what the records taught
+    log = TrialLog([str(context.task_name)], on_records)
     with tempfile.TemporaryDirectory() as work_dir:  # tune_tasks logs there; records go to ``db``
         ms.tune_tasks(
             tasks=[context],
@@ -244,6 +292,74 @@ def _search(
             task_scheduler="round-robin",
         )
     return len(log.trials)
+
+
+
+def collect_tasks(
+    tasks: Sequence[Task],
+    out: Path,
+    target: Target,
+    builder: ms.builder.Builder,
+    runner: ms.runner.Runner,
+    *,
+    num_random: int,
+    num_search: int,
+    seed: int = 1,
+    population: int = SEARCH_POPULATION,
+    manifest: dict | None = None,
+    on_task: Callable[[int, Task], None] | None = None,
+    on_records: Callable[[int], None] | None = None,
+    after_task: Callable[[TaskProgress], None] | None = None,
+) -> dict:
+    """Measure ``tasks`` into ``out`` (a directory per task), keeping ``out/manifest.json`` current; returns it.
+
+    The manifest (``manifest`` plus machine, versions, date, records per hour, tasks done and
+    failed) is rewritten after every task, ``finished`` false until the last, so a run that is
+    killed still says what it measured and how fast. A task that raises is logged and listed
+    under ``failed_tasks``; the others go on. ``on_task(i, task)`` is called before task i,
+    ``after_task(progress)`` after each task that was measured.
+    """
+    import logging
+
+    start = time.perf_counter()
+    done: list[TaskProgress] = []
+    failed_tasks: dict[str, str] = {}
+
+    def write(finished: bool) -> dict:
+        seconds = time.perf_counter() - start
+        measured = sum(p.measured for p in done)
+        content = {
+            **(manifest or {}),
+            "recipe": {"random": num_random, "search": num_search, "population": population, "seed": seed},
+            "machine": machine(target),
+            "versions": versions(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "finished": finished,
+            "seconds_this_run": round(seconds, 1),
+            "records_this_run": measured,
+            "records_per_hour": round(measured / seconds * 3600) if measured else 0,
+            "tasks": {p.task: {"records": p.total, "failed": p.failed} for p in done},
+            "failed_tasks": failed_tasks,
+        }
+        write_json(out / "manifest.json", content)
+        return content
+
+    out.mkdir(parents=True, exist_ok=True)
+    for i, task in enumerate(tasks):
+        if on_task:
+            on_task(i, task)
+        try:
+            progress = collect_task(task, out / task.name, target, builder, runner, num_random=num_random,
+                                    num_search=num_search, seed=seed, population=population, on_records=on_records)
+        except Exception as err:  # noqa: BLE001 - one broken task must not end a long collection
+            logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
+            failed_tasks[task.name] = str(err)
+        else:
+            done.append(progress)
+            if after_task:
+                after_task(progress)
+        write(finished=False)
+    return write(finished=True)
 
 
 def _record(
@@ -311,17 +427,33 @@ class TaskRecords:
 
 
 def load_dataset(path: Path, names: Sequence[str] | None = None) -> list[TaskRecords]:
-    """Every task of a dataset (directory or ``.tar.xz``), in name order; ``names`` selects some.
+    """Every task of a dataset, in name order; ``names`` selects some.
 
-    Raises ``FileNotFoundError`` naming the path when it holds no task database.
+    ``path`` is a dataset directory, a ``.tar.xz`` of one, or a directory of such archives (a
+    chunk store such as ``data/generated``: all its chunks). Raises ``FileNotFoundError``
+    naming the path when it holds no task database, ``ValueError`` when two chunks hold a task
+    of the same name.
     """
-    root = open_dataset(path)
-    dirs = sorted(p.parent for p in root.glob(f"*/{TASK_FILE}"))
+    dirs = sorted((p.parent for root in dataset_roots(path) for p in root.glob(f"*/{TASK_FILE}")),
+                  key=lambda d: d.name)
     if names is not None:
         dirs = [d for d in dirs if d.name in set(names)]
     if not dirs:
         raise FileNotFoundError(f"{path}: no task directories (with {TASK_FILE}) found")
+    repeated = sorted(name for name, n in Counter(d.name for d in dirs).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{path}: tasks {repeated[:3]} appear in more than one archive")
     return [_load_task(d) for d in dirs]
+
+
+def dataset_roots(path: Path) -> list[Path]:
+    """The directories holding a dataset's task directories: one, or one per archive of a chunk store."""
+    path = Path(path)
+    if path.is_dir() and not any(path.glob(f"*/{TASK_FILE}")):
+        archives = sorted(path.glob("*.tar.xz"))
+        if archives:
+            return [open_dataset(a) for a in archives]
+    return [open_dataset(path)]
 
 
 def _load_task(task_dir: Path) -> TaskRecords:

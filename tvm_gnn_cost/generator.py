@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Recorded with every generated dataset; bumped when the same seed would give other models.
+GENERATOR_VERSION = 1
 #: ONNX opset of generated models (LayerNormalization needs 17) and the IR version onnxruntime reads.
 OPSET, IR_VERSION = 17, 8
 
@@ -277,6 +279,7 @@ def generated_tasks(
     target: Target,
     *,
     check_target: Target | None = None,
+    exclude: Collection[str] = (),
     on_model: Callable[[str, dict], None] | None = None,
 ) -> tuple[list[Task], dict[str, dict]]:
     """Generate ``count`` models into ``out/models``, check each, and return their distinct tasks.
@@ -286,7 +289,8 @@ def generated_tasks(
     reason and the model's new tasks go to ``out/models.json``, so a rerun neither regenerates
     nor rechecks. A model that fails is logged and skipped. Tasks are de-duplicated across
     models by structural hash: a task equal to one of an earlier model is measured once, under
-    that model's name. Returns the tasks and ``models.json``'s content.
+    that model's name; a task whose hash (hex) is in ``exclude`` is left out (measured elsewhere,
+    or a task of a model no training may see). Returns the tasks and ``models.json``'s content.
     """
     import onnx
     import tvm_ffi
@@ -300,7 +304,7 @@ def generated_tasks(
     models_dir.mkdir(parents=True, exist_ok=True)
     index_path = out / "models.json"
     index: dict[str, dict] = json.loads(index_path.read_text()) if index_path.exists() else {}
-    seen: set[int] = set()
+    seen = set(exclude)
     tasks: list[Task] = []
     for i in range(count):
         name = f"gen{seed}-{i:04d}"
@@ -319,7 +323,7 @@ def generated_tasks(
         if entry["status"] == "ok":
             new = []
             for task in relax_tasks(imported.mod, target, name, f"generated:{name}"):
-                key = tvm_ffi.structural_hash(task.mod)
+                key = f"{tvm_ffi.structural_hash(task.mod):016x}"
                 if key not in seen:
                     seen.add(key)
                     new.append(task)

@@ -50,17 +50,25 @@ def workload_hash(task_dir: Path) -> str:
     return f"{tvm_ffi.structural_hash(ms.database.Workload.from_json(json.loads(line)).mod):016x}"
 
 
-def unseen_hashes(target: Target, cache: Path | None = None) -> set[str]:
-    """Structural hashes of every task of :data:`UNSEEN_MODELS` (about 40 s to extract; kept in ``cache``)."""
+def unseen_hashes(target: Target) -> set[str]:
+    """Structural hashes of every task of :data:`UNSEEN_MODELS`.
+
+    Extracting them takes about 40 s, so they are kept in the cache directory
+    (``$TVM_GNN_COST_CACHE``), one file per TVM version.
+    """
+    from importlib.metadata import version
+
     import tvm_ffi
 
+    from .dataset import cache_dir
     from .workloads import model_tasks
 
-    if cache is not None and cache.exists():
+    cache = cache_dir() / f"unseen-hashes-{version('apache-tvm')}-{target.kind.name}.json"
+    if cache.exists():
         return set(json.loads(cache.read_text())["hashes"])
     hashes = {f"{tvm_ffi.structural_hash(t.mod):016x}" for m in UNSEEN_MODELS for t in model_tasks(m, target)}
-    if cache is not None:
-        write_json(cache, {"models": list(UNSEEN_MODELS), "hashes": sorted(hashes)})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    write_json(cache, {"models": list(UNSEEN_MODELS), "hashes": sorted(hashes)})
     return hashes
 
 
@@ -177,12 +185,12 @@ def write_readme(store: ChunkStore) -> Path:
     """Rewrite the store's ``README.md``: what a chunk is and one row (its card) per chunk."""
     cards = store.cards()
     rows = [
-        f"| `{c['chunk']}` | {c['cpu']} | {c['created'][:10]} | {len(c['models'])} | {len(c['tasks'])} | "
+        f"| `{c['chunk']}` | {c['cpu']} | v{c['generator']['version']} | {c['created'][:10]} | {len(c['models'])} | {len(c['tasks'])} | "
         f"{c['records']} | {c['failed']} | {c['records_per_hour'] or 'not timed'} | "
         f"{_recipe(c.get('recipe'))} |"
         for c in cards
     ]
-    total = (f"| **all** | {', '.join(sorted({c['cpu'] for c in cards}))} | | "
+    total = (f"| **all** | {', '.join(sorted({c['cpu'] for c in cards}))} | | | "
              f"{len({m for c in cards for m in c['models']})} | {sum(len(c['tasks']) for c in cards)} | "
              f"{sum(c['records'] for c in cards)} | {sum(c['failed'] for c in cards)} | | |")
     text = README.format(rows="\n".join([*rows, total]))
@@ -203,8 +211,8 @@ Written by `tvm-gnn-cost generate ... --chunks data/generated` (`tvm_gnn_cost/ca
 do not edit by hand: every new chunk rewrites this page from the chunks' cards.
 
 Each chunk `<cpu>-s<seed>-<index>.tar.xz` holds finished tasks of random models of generator
-seed `seed` (`tvm_gnn_cost/generator.py`), measured on the CPU `cpu` names (LLVM's name for
-it), one directory per task in MetaSchedule's JSON database format (`database_workload.json`,
+seed `seed` (`tvm_gnn_cost/datasets/generator/`, the version in the table), measured on the
+CPU `cpu` names (LLVM's name for it), one directory per task in MetaSchedule's JSON database format (`database_workload.json`,
 `database_tuning_record.json`) plus `task.json` (name, source model, weight, target, machine
 with its caches, versions, the records asked for and the seconds each phase took). Its card
 `<chunk>.json`, also inside the archive as `manifest.json`, lists every task with its records,
@@ -220,7 +228,7 @@ of the models the transfer benchmark calls unseen (Inception v1, VGG-19, ZFNet-5
 read every chunk. Records per hour are records over the seconds the collection spent on the
 chunk's tasks (sampling, building, running, searching), on the machine's 2 cores.
 
-| chunk | CPU | packed | models | tasks | records | failed | records/hour | recipe |
-| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
+| chunk | CPU | generator | packed | models | tasks | records | failed | records/hour | recipe |
+| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
 {rows}
 """

@@ -7,6 +7,7 @@ import json
 import logging
 import platform
 import shutil
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -110,8 +111,11 @@ def collect(
                                                    "dataset.SEARCH_POPULATION).")] = None,
     op_configs: Annotated[str, typer.Option(help="Shape indices of each te_workload operator (0-3).")] = "1,2",
     seed: Annotated[int, typer.Option(help="Seed of sampling and search.")] = 1,
+    exclude_unseen: Annotated[bool, typer.Option(help="Leave out tasks equal to a task of the models the transfer "
+                                                 "benchmark calls unseen (for training data).")] = False,
 ) -> None:
     """Measure schedules of a workload suite into TVM JSON databases; run again to resume."""
+    from .campaign import unseen_hashes
     from .measure import host_target, make_runner
     from .workloads import SUITES, suite_tasks
 
@@ -119,11 +123,13 @@ def collect(
     population = _check_recipe(random, search, population)
     target = host_target()
     with console.status("importing models and extracting tasks"):
-        found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i])
+        excluded = unseen_hashes(target) if exclude_unseen else set()
+        found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i], exclude=excluded)
     found = _matching(found, tasks)
 
     command = (f"tvm-gnn-cost collect {out} --suites {suites} --tasks '{tasks}' --random {random} "
-               f"--search {search} --population {population} --op-configs {op_configs} --seed {seed}")
+               f"--search {search} --population {population} --op-configs {op_configs} --seed {seed}"
+               + (" --exclude-unseen" if exclude_unseen else ""))
     _collect(found, out, target, make_runner(), random=random, search=search, population=population, seed=seed,
              manifest={"command": command})
 
@@ -134,6 +140,8 @@ def generate(
                                         "JSON database per task.")],
     models: Annotated[int, typer.Option(help="Random models to generate (numbered; more extends the set).")] = 20,
     seed: Annotated[int, typer.Option(help="Generator seed: the same seed gives the same models.")] = 0,
+    generator_version: Annotated[int | None, typer.Option(help="Generator version of new models (default: the "
+                                                          "newest); models OUT already has keep theirs.")] = None,
     random: Annotated[int, typer.Option(help="Random design-space samples per task.")] = 32,
     search: Annotated[int, typer.Option(help="Evolutionary-search candidates per task, after the random ones.")] = 8,
     population: Annotated[int | None, typer.Option(help="Schedules per generation of that search (default: "
@@ -151,17 +159,21 @@ def generate(
     """Generate random realistic models, check each against onnxruntime, and measure their distinct tasks.
 
     Run again to resume: models, verdicts and measured records are kept in OUT. Tasks of the
-    models the transfer benchmark calls unseen are never measured.
+    models the transfer benchmark calls unseen are never measured. With --chunks, a stopped run
+    packs every task it finished: SIGTERM lets the task under way finish first, Ctrl-C does not.
     """
     import tvm_ffi
 
     from .campaign import ChunkPacker, ChunkStore, unseen_hashes
     from .dataset import machine, versions
-    from .generator import GENERATOR_VERSION, generated_tasks
+    from .datasets.generator import FAMILIES, GENERATOR_VERSION, generated_tasks
     from .measure import host_target, make_runner, rpc_config
 
     if models < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--models")
+    version = GENERATOR_VERSION if generator_version is None else generator_version
+    if version not in FAMILIES:
+        raise typer.BadParameter(f"known versions: {', '.join(map(str, FAMILIES))}", param_hint="--generator-version")
     population = _check_recipe(random, search, population)
     if bool(rpc_tracker) != bool(rpc_key):
         raise typer.BadParameter("give both --rpc-tracker and --rpc-key, or neither", param_hint="--rpc-key")
@@ -169,11 +181,11 @@ def generate(
     tvm_target = _checked(lambda: _target(target), "--target") if target else host_target()
     out.mkdir(parents=True, exist_ok=True)
     with console.status("extracting the unseen models' tasks, which are never measured"):
-        excluded = unseen_hashes(tvm_target, out / "unseen-hashes.json")
+        excluded = unseen_hashes(tvm_target)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         bar = progress.add_task("generating and checking models", total=models)
-        found, index = generated_tasks(out, models, seed, tvm_target, exclude=excluded,
+        found, index = generated_tasks(out, models, seed, tvm_target, exclude=excluded, version=version,
                                        on_model=lambda name, entry: progress.advance(bar))
     ok = [name for name, entry in index.items() if entry["status"] == "ok"]
     console.print(f"{len(ok)} of {len(index)} models pass the check; {len(found)} distinct tasks")
@@ -186,21 +198,30 @@ def generate(
         hashes = set(packed.values())
         found = [t for t in found if t.name not in packed and f"{tvm_ffi.structural_hash(t.mod):016x}" not in hashes]
         console.print(f"{len(found)} tasks not yet in {chunks}'s {len(store.cards())} chunks")
-    command = (f"tvm-gnn-cost generate {out} --models {models} --seed {seed} --random {random} --search {search}"
+    command = (f"tvm-gnn-cost generate {out} --models {models} --seed {seed} --generator-version {version} "
+               f"--random {random} --search {search}"
                f" --population {population} --tasks '{tasks}'" + (f" --chunks {chunks}" if chunks else "")
                + (f" --rpc-tracker {rpc_tracker} --rpc-key {rpc_key}" if rpc else "")
                + (f" --target '{target}'" if target else ""))
-    generator = {"seed": seed, "version": GENERATOR_VERSION, "models": models, "passed": len(ok),
+    generator = {"seed": seed, "version": version, "models": models, "passed": len(ok),
                  "distinct_tasks": distinct}
     if chunks is not None:
         meta = {"machine": machine(tvm_target), "versions": versions(), "generator": generator,
                 "recipe": {"random": random, "search": search, "population": population, "seed": seed}}
         packer = ChunkPacker(store, out, str(meta["machine"]["cpu"]), seed, meta, chunk_minutes * 60)
-    _collect(found, out, tvm_target, make_runner(rpc=rpc), random=random, search=search, population=population,
-             seed=seed, after_task=packer, manifest={"command": command, "generator": generator})
-    if packer is not None:
-        archive = packer.flush()
-        console.print(f"packed {archive}" if archive else "nothing new to pack")
+    stop: list[int] = []  # SIGTERM: finish the task under way, pack, and exit
+    on_term = signal.signal(signal.SIGTERM, lambda signum, _frame: stop.append(signum))
+    try:
+        _collect(found, out, tvm_target, make_runner(rpc=rpc), random=random, search=search, population=population,
+                 seed=seed, after_task=packer, should_stop=lambda: bool(stop),
+                 manifest={"command": command, "generator": generator})
+    finally:  # Ctrl-C too packs the tasks finished so far
+        signal.signal(signal.SIGTERM, on_term)
+        if packer is not None:
+            archive = packer.flush()
+            console.print(f"packed {archive}" if archive else "nothing new to pack")
+    if stop:
+        console.print("stopped by SIGTERM; run the same command again to resume")
 
 
 def _check_recipe(random: int, search: int, population: int | None) -> int:
@@ -218,7 +239,7 @@ def _check_recipe(random: int, search: int, population: int | None) -> int:
 
 def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: int, search: int,
              population: int, seed: int, after_task: Callable | None = None,
-             manifest: dict) -> None:
+             should_stop: Callable[[], bool] | None = None, manifest: dict) -> None:
     """:func:`~tvm_gnn_cost.dataset.collect_tasks` with a progress bar, then a one-line summary."""
     from .dataset import collect_tasks
     from .measure import make_builder
@@ -232,7 +253,8 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
 
         result = collect_tasks(tasks, out, target, make_builder(), runner, num_random=random, num_search=search,
                                seed=seed, population=population, manifest=manifest, on_task=on_task,
-                               on_records=lambda n: progress.advance(bar, n), after_task=after_task)
+                               on_records=lambda n: progress.advance(bar, n), after_task=after_task,
+                               should_stop=should_stop)
     failed = result["failed_tasks"]
     console.print(f"measured {result['records_this_run']} records in {result['seconds_this_run']:.0f} s "
                   f"({result['records_per_hour']} per hour) over {len(result['tasks'])} tasks in {out}"

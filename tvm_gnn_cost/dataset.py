@@ -310,6 +310,7 @@ def collect_tasks(
     on_task: Callable[[int, Task], None] | None = None,
     on_records: Callable[[int], None] | None = None,
     after_task: Callable[[TaskProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Measure ``tasks`` into ``out`` (a directory per task), keeping ``out/manifest.json`` current; returns it.
 
@@ -317,7 +318,8 @@ def collect_tasks(
     failed) is rewritten after every task, ``finished`` false until the last, so a run that is
     killed still says what it measured and how fast. A task that raises is logged and listed
     under ``failed_tasks``; the others go on. ``on_task(i, task)`` is called before task i,
-    ``after_task(progress)`` after each task that was measured.
+    ``after_task(progress)`` after each task that was measured; a true ``should_stop()`` before
+    a task ends the run there, ``finished`` false.
     """
     import logging
 
@@ -346,6 +348,8 @@ def collect_tasks(
 
     out.mkdir(parents=True, exist_ok=True)
     for i, task in enumerate(tasks):
+        if should_stop and should_stop():
+            return write(finished=False)
         if on_task:
             on_task(i, task)
         try:
@@ -474,6 +478,11 @@ def _load_task(task_dir: Path) -> TaskRecords:
     )
 
 
+def cache_dir() -> Path:
+    """Where unpacked archives and other derived files are kept: ``$TVM_GNN_COST_CACHE``, else ``~/.cache/tvm-gnn-cost``."""
+    return Path(os.environ.get("TVM_GNN_COST_CACHE", Path.home() / ".cache" / "tvm-gnn-cost"))
+
+
 def open_dataset(path: Path) -> Path:
     """A directory holding the dataset: ``path`` itself, or a ``.tar.xz`` extracted once into the cache.
 
@@ -487,7 +496,7 @@ def open_dataset(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such dataset directory or archive")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    cache = Path(os.environ.get("TVM_GNN_COST_CACHE", Path.home() / ".cache" / "tvm-gnn-cost"))
+    cache = cache_dir()
     target = cache / f"{path.name.split('.')[0]}-{digest}"
     if not target.is_dir():
         cache.mkdir(parents=True, exist_ok=True)

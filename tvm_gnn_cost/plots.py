@@ -216,3 +216,31 @@ def plot_shot_curves(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     _save(fig, path, title)
+
+
+def plot_collection(result: Mapping, path: Path, *, title: str = "") -> None:
+    """Records per hour of each collection recipe per seed, and per task the best latency each found (after/before)."""
+    import numpy as np
+
+    plt = _pyplot()
+    summary = result["summary"]
+    fig, (rate_ax, best_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    seeds = list(summary["per_seed"])
+    recipes = list(result["recipes"])
+    width = 0.8 / len(recipes)
+    for j, recipe in enumerate(recipes):
+        rates = [summary["per_seed"][s][recipe]["records_per_hour"] for s in seeds]
+        rate_ax.bar(np.arange(len(seeds)) + (j - (len(recipes) - 1) / 2) * width, rates, width, label=recipe)
+    rate_ax.set_xticks(range(len(seeds)), [f"seed {s}" for s in seeds])
+    rate_ax.set_ylabel("records per hour (2 cores)")
+    rate_ax.legend()
+    ratios = summary["best_ratio_after_over_before"]["values"]
+    best_ax.bar(range(len(ratios)), ratios)
+    best_ax.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    best_ax.set_yscale("log")
+    best_ax.set_xticks(range(len(ratios)))
+    best_ax.set_xlabel("task x seed")
+    best_ax.set_ylabel("best latency found, after / before")
+    for ax in (rate_ax, best_ax):
+        ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, path, title)

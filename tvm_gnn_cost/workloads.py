@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -166,18 +166,22 @@ def model_tasks(name: str, target: Target) -> list[Task]:
                        f"onnx:{name}")
 
 
-def suite_tasks(suites: Sequence[str], target: Target, *, op_configs: Sequence[int] = (1, 2)) -> list[Task]:
-    """Tasks of the named suites, without repeats: a task equal to an earlier one (structurally) is dropped."""
+def suite_tasks(suites: Sequence[str], target: Target, *, op_configs: Sequence[int] = (1, 2),
+                exclude: Collection[str] = ()) -> list[Task]:
+    """Tasks of the named suites, without repeats: a task equal to an earlier one (structurally) is dropped.
+
+    So is a task whose structural hash (hex) is in ``exclude``, e.g. a task of a held-out model.
+    """
     import tvm_ffi
 
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
         raise KeyError(f"unknown suite {unknown[0]!r}; known: {', '.join(SUITES)}")
-    seen: set[int] = set()
+    seen = set(exclude)
     tasks = []
     for suite in suites:
         for task in operator_tasks(op_configs) if suite == "ops" else model_tasks(suite, target):
-            key = tvm_ffi.structural_hash(task.mod)
+            key = f"{tvm_ffi.structural_hash(task.mod):016x}"
             if key not in seen:
                 seen.add(key)
                 tasks.append(task)

@@ -1,0 +1,1 @@
+"""Datasets of measured schedules: workloads, generated models, collection, loading."""

@@ -24,16 +24,18 @@ import json
 import logging
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from tvm_gnn_cost import host_target, make_builder, make_runner
-from tvm_gnn_cost.dataset import TASK_FILE, collect_task, load_dataset, machine, versions
-from tvm_gnn_cost.files import write_json
+from tvm_gnn_cost.datasets.collection import collect_task
+from tvm_gnn_cost.datasets.database import TASK_FILE
 from tvm_gnn_cost.datasets.generator import generated_tasks
+from tvm_gnn_cost.datasets.loading import load_dataset
+from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_collection
+from tvm_gnn_cost.provenance import results_header
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RECIPES = {
@@ -121,9 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
             runs.append(run)
 
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(host_target()),
-        "versions": versions(),
+        **results_header(host_target()),
         "recipes": RECIPES,
         "generator_seed": GENERATOR_SEED,
         "seeds": args.seeds,

@@ -4,13 +4,13 @@ For each seed, a random quarter of the tasks is held out (split by task, never b
 every model trains on the rest and is scored on the held-out tasks ("unseen") and on a
 held-out fifth of the records of the training tasks ("seen"). Models:
 
-- ``gnn``: GNNCostModel trained offline (ranking + log-latency losses);
+- ``gnn``: the registry's ``gnn-scratch`` learner trained offline (ranking + log-latency losses);
 - ``gnn-nomp``: the same network with message passing off (``num_layers=0``);
 - ``xgb``: TVM's XGBModel, fed task by task through its own ``update``;
 - ``xgb-latency``: an XGBoost regressor on the same per-store features, summed per
   candidate, trained for log latency.
 
-Metrics are those of :mod:`tvm_gnn_cost.metrics`; results go to benchmarks/results/offline.json
+Metrics are those of :mod:`tvm_gnn_cost.evaluation.metrics`; results go to benchmarks/results/offline.json
 and offline.png.
 
     .venv/bin/python benchmarks/offline.py [--quick] [--data data/...tar.xz]
@@ -23,43 +23,23 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import xgboost
-from tvm.s_tir import meta_schedule as ms
 
-from tvm_gnn_cost import GNNConfig, GNNCostModel, TrainConfig, host_target
-from tvm_gnn_cost.data import FAILED_SECONDS
-from tvm_gnn_cost.dataset import TaskRecords, load_dataset, machine, versions
+from tvm_gnn_cost import TrainConfig, host_target, make_cost_model
+from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset
+from tvm_gnn_cost.evaluation import Features, Predictor, Records, evaluate, fitted_xgb, learner_predictor
 from tvm_gnn_cost.files import write_json
-from tvm_gnn_cost.graph import HAS_ROW_COLUMN, STORE_FEATURES, StageGraph
-from tvm_gnn_cost.metrics import TaskPrediction, summarize
 from tvm_gnn_cost.plots import plot_metric_bars
-from tvm_gnn_cost.pretraining import stage_graphs
+from tvm_gnn_cost.provenance import results_header
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DATASET = ROOT / "data" / "ops-resnet50-squeezenet.tar.xz"
 MODELS = ("gnn", "gnn-nomp", "xgb", "xgb-latency")
-
-
-class Features:
-    """Per-task inputs every model needs, extracted once: stage graphs and summed per-store rows.
-
-    The per-store rows are the graphs' node features (a node per store, ``HAS_ROW_COLUMN`` set),
-    so TVM's extractor runs once per candidate for both.
-    """
-
-    def __init__(self, tasks: list[TaskRecords]) -> None:
-        self.graphs: dict[str, list[StageGraph]] = stage_graphs(tasks)
-        self.store_sums: dict[str, np.ndarray] = {
-            name: np.stack([g.x[g.x[:, HAS_ROW_COLUMN] > 0, :STORE_FEATURES].sum(axis=0, dtype=np.float64)
-                            for g in graphs])
-            for name, graphs in self.graphs.items()
-        }
 
 
 @dataclass(frozen=True)
@@ -71,46 +51,17 @@ class Setup:
     epochs: int
 
 
-#: Records of some tasks: each task with the positions of the records taken from it.
-Records = list[tuple[TaskRecords, np.ndarray]]
-Predictor = Callable[[TaskRecords, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
-
-
-def train_gnn(train: Records, setup: Setup, *, layers: int | None = None) -> Predictor:
-    """A GNNCostModel trained offline; predicts (scores, seconds) for a task's records."""
-    config = GNNConfig() if layers is None else GNNConfig(num_layers=layers)
-    model = GNNCostModel(pretrained=False, config=config, train_config=TrainConfig(max_steps=10**9), seed=setup.seed)
+def train_gnn(train: Records, setup: Setup, *, name: str = "gnn-scratch") -> Predictor:
+    """A GNN of the registry (from scratch) trained offline; predicts (scores, seconds) for a task's records."""
+    learner = make_cost_model(name, seed=setup.seed, train_config=TrainConfig(max_steps=10**9)).learner
     graphs = setup.features.graphs
     samples = [s for task, index in train for s in task.samples(graphs[task.name], index)]
-    model.train_on(samples, epochs=setup.epochs, target_kinds={task.target.kind.name for task, _ in train})
-
-    def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores, log_seconds = model.predict_graphs([graphs[task.name][i] for i in index])
-        return scores, np.exp(log_seconds)
-
-    return predict
-
-
-def xgb_model(seed: int, warmup: int = 0) -> ms.cost_model.XGBModel:
-    """TVM's XGBModel on this machine's 2 cores (``warmup``: records before it stops scoring at random)."""
-    return ms.cost_model.XGBModel(config=ms.cost_model.xgb_model.XGBConfig(seed=seed, nthread=2),
-                                  num_warmup_samples=warmup, num_tuning_cores=2)
-
-
-def fitted_xgb(train: Records, seed: int) -> ms.cost_model.XGBModel:
-    """TVM's XGBModel given each training task through ``update`` as a tuning run would."""
-    model = xgb_model(seed)
-    for n, (task, index) in enumerate(train):
-        model.adaptive_training = n < len(train) - 1  # retrain at the last update, on all data
-        seconds = np.nan_to_num(task.seconds[index], nan=FAILED_SECONDS)
-        model.update(task.context(), [task.candidates[i] for i in index],
-                     [ms.runner.RunnerResult([float(s)], None) for s in seconds])
-    model.adaptive_training = True
-    return model
+    learner.train(samples, epochs=setup.epochs, target_kinds={task.target.kind.name for task, _ in train})
+    return learner_predictor(learner, graphs)
 
 
 def train_xgb(train: Records, setup: Setup) -> Predictor:
-    """TVM's XGBModel trained on the records (see :func:`fitted_xgb`)."""
+    """TVM's XGBModel given each training task through ``update`` (see :func:`fitted_xgb`)."""
     model = fitted_xgb(train, setup.seed)
 
     def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, None]:
@@ -136,9 +87,10 @@ def train_xgb_latency(train: Records, setup: Setup) -> Predictor:
     return predict
 
 
+#: Offline models by result name: ``gnn`` is the registry's ``gnn-scratch`` trained here on the split.
 TRAINERS: dict[str, Callable[[Records, Setup], Predictor]] = {
     "gnn": train_gnn,
-    "gnn-nomp": partial(train_gnn, layers=0),
+    "gnn-nomp": partial(train_gnn, name="gnn-nomp"),
     "xgb": train_xgb,
     "xgb-latency": train_xgb_latency,
 }
@@ -159,14 +111,6 @@ def split(tasks: list[TaskRecords], seed: int, unseen_fraction: float,
             held.append((tasks[i], np.sort(perm[:cut])))
         train.append((tasks[i], np.sort(perm[cut:])))
     return train, held, unseen
-
-
-def evaluate(predict: Predictor, records: Records) -> dict:
-    predictions = []
-    for task, index in records:
-        scores, seconds = predict(task, index)
-        predictions.append(TaskPrediction(task.weight, task.seconds[index], scores, seconds))
-    return summarize(predictions)
 
 
 def aggregate(runs: list[dict]) -> dict:
@@ -226,12 +170,9 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"seed {seed} {name:12s} unseen {_fmt(run['models'][name]['unseen'])}")
         runs.append(run)
 
-    first = tasks[0]
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(host_target()),
-        "measured_on": str(first.target),
-        "versions": versions(),
+        **results_header(host_target()),
+        "measured_on": str(tasks[0].target),
         "dataset": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
         "num_tasks": len(tasks),
         "num_records": int(sum(len(t.seconds) for t in tasks)),

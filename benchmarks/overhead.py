@@ -14,30 +14,26 @@ every batch; given our ``build_module`` so it does not time out) against ``Poole
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import platform
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
-import tvm
 from tvm.s_tir import meta_schedule as ms
-from tvm.target.codegen import llvm_get_system_cpu
 
 from tvm_gnn_cost import (
-    GNNCostModel,
     build_module,
     host_target,
     make_builder,
+    make_cost_model,
     make_runner,
     measure_candidates,
     sample_candidates,
 )
-from tvm_gnn_cost.measure import tune_context
-from tvm_gnn_cost.workloads import get_workload
+from tvm_gnn_cost.datasets.workloads import get_workload
+from tvm_gnn_cost.files import write_json
+from tvm_gnn_cost.provenance import results_header
+from tvm_gnn_cost.search.measure import tune_context
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -63,16 +59,18 @@ def main(argv: list[str] | None = None) -> dict:
     args.out = args.out or RESULTS / ("quick" if args.quick else "") / "overhead.json"
     logging.basicConfig(level=logging.WARNING)
 
-    context = tune_context(get_workload(args.workload), host_target(2), args.workload)
+    target = host_target()
+    cores = int(target.attrs["num-cores"])
+    context = tune_context(get_workload(args.workload), target, args.workload, num_threads=cores)
     pool = sample_candidates(context, args.predict, seed=1)
     train = sample_candidates(context, args.update, seed=2)
     start = time.perf_counter()
     train_results = measure_candidates(context, train, make_builder(), make_runner())
     print(f"measured {len(train)} candidates in {time.perf_counter() - start:.0f} s")
 
-    gnn = GNNCostModel(pretrained=False, seed=0)  # from scratch: its first update trains the longest (first_epochs)
+    gnn = make_cost_model("gnn-scratch", seed=0)  # from scratch: its first update trains the longest (first_epochs)
     # no warm-up: XGBModel predicts with its booster even after a --quick update of 32 samples
-    xgb = ms.cost_model.XGBModel(num_tuning_cores=2, num_warmup_samples=0)
+    xgb = make_cost_model("xgb", seed=0, num_cores=cores, warmup=0)
     update = {"gnn": timed(lambda: gnn.update(context, train, train_results)),
               "xgb": timed(lambda: xgb.update(context, train, train_results))}
 
@@ -87,8 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
     median = {k: float(np.median(v)) for k, v in predict.items()}
 
     batches = [train[i : i + 32] for i in range(0, min(len(train), 128), 32)]
-    stock = ms.builder.LocalBuilder(max_workers=2, timeout_sec=60, f_build=build_module)
-    pooled = make_builder(max_workers=2)
+    stock = ms.builder.LocalBuilder(max_workers=cores, timeout_sec=60, f_build=build_module)
+    pooled = make_builder(max_workers=cores)
     build: dict[str, float] = {"local_builder": 0.0, "pooled_builder": 0.0}
     for batch in batches:
         inputs = [ms.builder.BuilderInput(c.sch.mod, context.target) for c in batch]
@@ -96,10 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
         build["pooled_builder"] += timed(lambda: pooled.build(inputs))
 
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": llvm_get_system_cpu(),
-        "machine": platform.machine(),
-        "versions": {"tvm": tvm.__version__, "torch": torch.__version__},
+        **results_header(target),
         "workload": args.workload,
         "predict_candidates": len(pool),
         "update_candidates": len(train),
@@ -117,11 +112,13 @@ def main(argv: list[str] | None = None) -> dict:
         "target_predict_ratio_max": 2.0,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: result[k] for k in ("predict_seconds", "update_seconds", "predict_ratio_gnn_over_xgb",
-                                            "update_ratio_gnn_over_xgb", "build_seconds")}, indent=2))
+    write_json(args.out, result)
+    for key in ("predict_seconds", "update_seconds", "predict_ratio_gnn_over_xgb", "update_ratio_gnn_over_xgb",
+                "build_seconds"):
+        print(f"{key}: {result[key]}")
     print(f"wrote {args.out}")
     return result
+
 
 if __name__ == "__main__":
     main()

@@ -297,7 +297,7 @@ def overhead_section(overhead: dict) -> list[str]:
         "## Overhead of the cost model",
         "",
         f"`python benchmarks/overhead.py` -> `benchmarks/results/overhead.json` ({overhead['date'][:10]}, "
-        f"`{overhead['cpu']}`). Same {overhead['predict_candidates']} random candidates of "
+        f"`{overhead['machine']['cpu']}`). Same {overhead['predict_candidates']} random candidates of "
         f"{overhead['workload']} for both models, feature extraction included, median of "
         f"{overhead['repeats']} interleaved repeats; one `update` on the same {overhead['update_candidates']} "
         "measured candidates.",

@@ -29,17 +29,16 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from tvm_gnn_cost import host_target
-from tvm_gnn_cost.dataset import machine, versions
+from tvm_gnn_cost.datasets.workloads import Task, heaviest_first, model_tasks, workload_task
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_seed_curves
-from tvm_gnn_cost.tuning import POPULATION, tune_workloads
-from tvm_gnn_cost.workloads import Task, heaviest_first, model_tasks, workload_task
+from tvm_gnn_cost.provenance import machine, results_header
+from tvm_gnn_cost.search.tuning import POPULATION, tune_workloads
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("gnn-scratch", "xgb", "random")  # the pretrained GNN: benchmarks/transfer.py
@@ -228,9 +227,7 @@ def write_result(out: Path, tasks: list[Task], args: argparse.Namespace, runs: d
         for stats in summary.get(GEMM, {}).values():
             stats["best_over_numpy"] = [b / numpy_gemm["seconds"] if b else None for b in stats["best_seconds"]]
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(host_target()),
-        "versions": versions(),
+        **results_header(host_target()),
         "trials_per_run": args.trials,
         "population": args.population,
         "seeds": args.seeds,

@@ -3,14 +3,14 @@
 The unseen models' tasks (Inception v1, VGG-19, ZFNet-512; never in pretraining) come from
 ``--unseen``. For each seed, each task's records are shuffled; the last ``--test`` are held
 out, and a model is given the first k (k in ``--shots``) the way a search gives them: GNNs
-learn them through ``GNNCostModel.learn`` in rounds of 32 (what ``update`` does), XGBModels
+learn them through ``GNNLearner.learn`` in rounds of 32 (what ``GNNCostModel.update`` does), XGBModels
 through one ``update``. Models:
 
 - ``gnn-plain``: the pretrained weights (``--weights``), fine-tuned with no safeguard;
 - ``gnn-anchor``: the same, fine-tuning pulled toward the pretrained weights (L2-SP,
   ``TrainConfig.anchor_weight`` = ``--anchor-weight``);
 - ``gnn-replay``: ``gnn-plain`` with ``--replay`` pretraining records in its replay buffer;
-- ``gnn-scratch``: ``GNNCostModel(pretrained=False)`` (random scores until it has 32 measurements);
+- ``gnn-scratch``: ``GNNLearner(pretrained=False)`` (random scores until it has 32 measurements);
 - ``xgb-pretrained``: TVM's XGBModel fed every record the GNN trained on first (TenSet-style), then the k;
 - ``xgb``: TVM's XGBModel from scratch, its tuning defaults (random scores for its first 100).
 
@@ -34,28 +34,26 @@ import os
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-from offline import Features, fitted_xgb, xgb_model
-from tvm.s_tir import meta_schedule as ms
 
-from tvm_gnn_cost import GNNCostModel, TrainConfig, host_target
-from tvm_gnn_cost.cost_model import DEFAULT_WEIGHTS
-from tvm_gnn_cost.data import FAILED_SECONDS, Sample
-from tvm_gnn_cost.dataset import (
-    TASK_FILE,
-    TaskRecords,
-    dataset_roots,
-    load_dataset,
-    machine,
-    versions,
+from tvm_gnn_cost import TrainConfig, host_target, make_cost_model
+from tvm_gnn_cost.datasets.database import TASK_FILE
+from tvm_gnn_cost.datasets.loading import TaskRecords, dataset_roots, load_dataset
+from tvm_gnn_cost.evaluation import (
+    Features,
+    evaluate,
+    every_record,
+    fitted_xgb,
+    learner_predictor,
+    teach,
 )
 from tvm_gnn_cost.files import write_json
-from tvm_gnn_cost.metrics import TaskPrediction, summarize
+from tvm_gnn_cost.nn import DEFAULT_WEIGHTS, GNNLearner, Sample
 from tvm_gnn_cost.plots import plot_shot_curves
+from tvm_gnn_cost.provenance import results_header
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -71,24 +69,22 @@ def every_nth(dataset: Path, n: int) -> list[str]:
     return sorted(d.parent.name for root in dataset_roots(dataset) for d in root.glob(f"*/{TASK_FILE}"))[::n]
 
 
-def fine_tuned(model: GNNCostModel, new: list[Sample], replay: list[Sample]) -> GNNCostModel:
-    """``model`` after learning ``new`` in search rounds, with ``replay`` in its buffer first."""
-    model.buffer.extend(replay)
+def fine_tuned(learner: GNNLearner, new: list[Sample], replay: list[Sample]) -> GNNLearner:
+    """``learner`` after learning ``new`` in search rounds, with ``replay`` in its buffer first."""
+    learner.buffer.extend(replay)
     for start in range(0, len(new), ROUND):
-        model.learn(new[start:start + ROUND], "llvm")
-    return model
+        learner.learn(new[start:start + ROUND], "llvm")
+    return learner
 
 
-def scores_of(model: GNNCostModel, features: Features, task: TaskRecords, index: np.ndarray) -> np.ndarray:
-    """The model's scores for some records of a task."""
-    return model.predict_graphs([features.graphs[task.name][i] for i in index])[0]
+def scores_of(learner: GNNLearner, features: Features, task: TaskRecords, index: np.ndarray) -> np.ndarray:
+    """The learner's scores for some records of a task."""
+    return learner_predictor(learner, features.graphs)(task, index)[0]
 
 
-def quality(model: GNNCostModel, features: Features, tasks: list[TaskRecords]) -> float:
-    """Pairwise accuracy of ``model`` on all records of ``tasks`` (the forgetting probe)."""
-    predictions = [TaskPrediction(t.weight, t.seconds, scores_of(model, features, t, np.arange(len(t.seconds))))
-                   for t in tasks]
-    return summarize(predictions)["pairwise_accuracy"]
+def quality(learner: GNNLearner, features: Features, tasks: list[TaskRecords]) -> float:
+    """Pairwise accuracy of ``learner`` on all records of ``tasks`` (the forgetting probe)."""
+    return evaluate(learner_predictor(learner, features.graphs), every_record(tasks))["pairwise_accuracy"]
 
 
 def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: TaskRecords, shots: np.ndarray,
@@ -100,14 +96,12 @@ def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: Ta
     Before its warm-up XGBModel scores uniformly at random from numpy's global generator;
     those scores are drawn from ``rng`` instead, so that a seed gives the same result.
     """
-    model = xgb_model(seed, warmup=0 if saved else 100)  # from scratch: TVM's tuning default, 100 at random
+    model = make_cost_model("xgb", seed=seed, warmup=0 if saved else None)  # from scratch: TVM's 100 at random
     if saved:
         model.load(str(saved))
         model.adaptive_training = False
     if len(shots):
-        seconds = np.nan_to_num(task.seconds[shots], nan=FAILED_SECONDS)
-        model.update(task.context(), [task.candidates[i] for i in shots],
-                     [ms.runner.RunnerResult([float(s)], None) for s in seconds])
+        teach(model, task, shots)
     if model.data_size < model.num_warmup_samples or model.booster is None:
         return rng.uniform(size=len(test))
     return model.predict(task.context(), [task.candidates[i] for i in test])
@@ -136,10 +130,10 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
     orders = {t.name: orders_rng.permutation(len(t.seconds)) for t in unseen}  # shots of k: a prefix of 4k's
     plain = replace(TrainConfig(), anchor_weight=0.0)
     anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight)
-    fresh = {  # a new model per task and k, same seed
-        "gnn-plain": partial(GNNCostModel, pretrained=args.weights, seed=seed, train_config=plain),
-        "gnn-anchor": partial(GNNCostModel, pretrained=args.weights, seed=seed, train_config=anchored),
-        "gnn-scratch": partial(GNNCostModel, pretrained=False, seed=seed),
+    fresh = {  # a new learner per task and k, same seed
+        "gnn-plain": partial(GNNLearner, pretrained=args.weights, seed=seed, train_config=plain),
+        "gnn-anchor": partial(GNNLearner, pretrained=args.weights, seed=seed, train_config=anchored),
+        "gnn-scratch": partial(GNNLearner, pretrained=False, seed=seed),
     }
     fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
     pool = [(t, i) for t in trained_on for i in range(len(t.seconds))]
@@ -148,30 +142,34 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
     saved = {"xgb": None}
     if "xgb-pretrained" in args.models:
         saved["xgb-pretrained"] = scratch / f"xgb-{seed}.tar"
-        fitted_xgb([(t, np.arange(len(t.seconds))) for t in trained_on], seed).save(str(saved["xgb-pretrained"]))
+        fitted_xgb(every_record(trained_on), seed).save(str(saved["xgb-pretrained"]))
     run = {"seed": seed, "probe_before": quality(fresh["gnn-plain"](), features, probe), "models": {},
            "retained": {}}
+    test = [(t, orders[t.name][-args.test:]) for t in unseen]
     for name in args.models:
         run["models"][name], run["retained"][name] = {}, {}
         for k in args.shots:
-            predictions, retained = [], []
-            for task in unseen:
-                shots, test = orders[task.name][:k], orders[task.name][-args.test:]
-                if name.startswith("gnn"):
-                    model = fine_tuned(fresh[name](), task.samples(features.graphs[task.name], shots),
-                                       replay if name == "gnn-replay" else [])
-                    scores = (scores_of(model, features, task, test) if model.trained
-                              else model.rng.uniform(size=len(test)))  # what predict gives before it trains
-                    if name in GNN_VARIANTS and k:
-                        retained.append(quality(model, features, probe))
-                else:
-                    scores = xgb_scores(saved[name], scorer, seed, task, shots, test)
-                predictions.append(TaskPrediction(task.weight, task.seconds[test], scores))
-            run["models"][name][str(k)] = summarize(predictions)
+            retained: list[float] = []
+
+            def predict(task: TaskRecords, index: np.ndarray, k: int = k, name: str = name) -> tuple[np.ndarray, None]:
+                """A fresh model given the task's first k records, scoring ``index``."""
+                shots = orders[task.name][:k]
+                if not name.startswith("gnn"):
+                    return xgb_scores(saved[name], scorer, seed, task, shots, index), None
+                learner = fine_tuned(fresh[name](), task.samples(features.graphs[task.name], shots),
+                                     replay if name == "gnn-replay" else [])
+                scores = (scores_of(learner, features, task, index) if learner.trained
+                          else learner.random_scores(len(index)))  # what predict gives before it trains
+                if name in GNN_VARIANTS and k:
+                    retained.append(quality(learner, features, probe))
+                return scores, None
+
+            metrics = evaluate(predict, test)
+            run["models"][name][str(k)] = metrics
             if retained:
                 run["retained"][name][str(k)] = float(np.mean(retained)) - run["probe_before"]
             print(f"seed {seed} {name:14s} k={k:3d} " + " ".join(
-                f"{m}={v:.3f}" for m, v in run["models"][name][str(k)].items() if v is not None))
+                f"{m}={v:.3f}" for m, v in metrics.items() if v is not None))
     return run
 
 
@@ -224,10 +222,8 @@ def main(argv: list[str] | None = None) -> dict:
         runs = [run_seed(args, seed, features, trained_on, probe, unseen, Path(scratch)) for seed in args.seeds]
 
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(host_target()),
+        **results_header(host_target()),
         "measured_on": str(unseen[0].target),
-        "versions": versions(),
         "weights": os.path.relpath(args.weights, ROOT),
         "pretraining": [os.path.relpath(p, ROOT) for p in args.pretraining],
         "unseen": os.path.relpath(args.unseen, ROOT),

@@ -18,9 +18,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from tvm_gnn_cost import host_target, make_builder, make_runner, measure_candidates, sample_candidates
-from tvm_gnn_cost.data import mean_seconds
-from tvm_gnn_cost.measure import rpc_config, rpc_servers, tune_context
-from tvm_gnn_cost.workloads import get_workload
+from tvm_gnn_cost.datasets.workloads import get_workload
+from tvm_gnn_cost.nn.data import mean_seconds
+from tvm_gnn_cost.search.measure import rpc_config, rpc_servers, tune_context
 
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore")

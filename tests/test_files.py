@@ -11,12 +11,12 @@ import time
 import pytest
 import torch
 
-from tvm_gnn_cost.checkpoint import load_checkpoint
+from tvm_gnn_cost.nn.checkpoint import load_checkpoint
 
 # Each saver writes a 64 MB file once, says so, then saves new generations of it until killed.
 _CHECKPOINT_SAVER = """
 import sys, torch
-from tvm_gnn_cost.checkpoint import save_checkpoint
+from tvm_gnn_cost.nn.checkpoint import save_checkpoint
 weights = torch.arange(16_000_000, dtype=torch.float32)
 state = {"model_config": {}, "train_config": {}, "state_dict": {"w": weights}}
 def save(generation):

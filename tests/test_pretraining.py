@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tvm_gnn_cost import GNNCostModel
 from tvm_gnn_cost.cli import app
-from tvm_gnn_cost.dataset import load_dataset
+from tvm_gnn_cost.datasets.loading import load_dataset
 from tvm_gnn_cost.pretraining import split_by_model
 
 DATASET = Path(__file__).resolve().parent.parent / "data" / "ops-resnet50-squeezenet.tar.xz"
@@ -58,11 +58,11 @@ def test_train_writes_a_weights_only_checkpoint_history_and_curves_deterministic
 
     model = GNNCostModel()
     model.load(str(trained_once))  # weights_only load of our own format
-    assert model.trained and model.target_kinds == {"llvm"}
-    assert model.train_config == GNNCostModel().train_config  # online fine-tuning keeps its schedule
+    assert model.learner.trained and model.learner.target_kinds == {"llvm"}
+    assert model.learner.train_config == GNNCostModel().learner.train_config  # online fine-tuning keeps its schedule
     started = GNNCostModel(pretrained=trained_once)  # what `train` wrote, as the starting point of a search
-    assert all(torch.equal(p, model.network.state_dict()[k]) for k, p in started.network.state_dict().items())
-    assert started.trained and started.anchor is not None
+    assert all(torch.equal(p, model.learner.network.state_dict()[k]) for k, p in started.learner.network.state_dict().items())
+    assert started.learner.trained and started.learner.anchor is not None
 
     assert runner.invoke(app, _train_args(tmp_path / "b.pt")).exit_code == 0
     a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (trained_once, tmp_path / "b.pt"))

@@ -5,6 +5,11 @@ Public API (imported lazily, so builder workers that only need :func:`build_modu
     from tvm_gnn_cost import GNNCostModel, host_target, make_builder, make_runner
     from tvm_gnn_cost import tune_onnx, tune_torch  # whole models
     from tvm_gnn_cost import random_model, check_model, pretrain  # pretraining data and training
+    from tvm_gnn_cost import GNNLearner  # the learner alone: no TVM
+
+Subpackages, in the direction their imports run (``docs/design.md`` maps them): ``cli`` ->
+``whole_model``, ``pretraining``, ``evaluation`` -> ``datasets`` -> ``search`` ->
+``cost_model`` -> ``features`` -> ``nn``.
 """
 
 from __future__ import annotations
@@ -34,38 +39,44 @@ _cache_sourceless_frames()
 
 _EXPORTS = {
     "GNNCostModel": "cost_model",
-    "GNNConfig": "model",
-    "StageGNN": "model",
-    "TrainConfig": "training",
-    "CheckpointError": "checkpoint",
-    "StageGraph": "graph",
-    "extract_stage_graphs": "graph",
-    "host_target": "measure",
-    "build_module": "measure",
-    "make_builder": "measure",
-    "make_runner": "measure",
-    "sample_candidates": "measure",
-    "measure_candidates": "measure",
-    "Task": "workloads",
-    "suite_tasks": "workloads",
-    "collect_task": "dataset",
-    "load_dataset": "dataset",
-    "TimedCostModel": "tuning",
-    "SkipMeasured": "tuning",
-    "rpc_config": "measure",
-    "load_onnx": "frontends",
-    "from_torch": "frontends",
-    "ModelImportError": "frontends",
-    "tune_onnx": "model_tuning",
-    "tune_torch": "model_tuning",
-    "tune_model": "model_tuning",
-    "ModelTuneResult": "model_tuning",
+    "make_cost_model": "cost_model",
+    "COST_MODELS": "cost_model",
+    "TimedCostModel": "cost_model",
+    "GNNLearner": "nn",
+    "GNNConfig": "nn",
+    "StageGNN": "nn",
+    "TrainConfig": "nn",
+    "StageGraph": "nn",
+    "CheckpointError": "nn.checkpoint",
+    "extract_stage_graphs": "features",
+    "stage_graphs": "features",
+    "host_target": "search.measure",
+    "build_module": "search.measure",
+    "make_builder": "search.measure",
+    "make_runner": "search.measure",
+    "rpc_config": "search.measure",
+    "sample_candidates": "search.measure",
+    "measure_candidates": "search.measure",
+    "SkipMeasured": "search.tuning",
+    "tune_workloads": "search.tuning",
+    "Task": "datasets.workloads",
+    "suite_tasks": "datasets.workloads",
+    "collect_task": "datasets.collection",
+    "collect_tasks": "datasets.collection",
+    "load_dataset": "datasets.loading",
+    "load_onnx": "datasets.frontends",
+    "from_torch": "datasets.frontends",
+    "ModelImportError": "datasets.frontends",
     "random_model": "datasets.generator",
     "check_model": "datasets.generator",
     "generated_tasks": "datasets.generator",
+    "tune_onnx": "whole_model",
+    "tune_torch": "whole_model",
+    "tune_model": "whole_model",
+    "ModelTuneResult": "whole_model",
+    "evaluate": "evaluation",
     "pretrain": "pretraining",
     "PretrainConfig": "pretraining",
-    "stage_graphs": "pretraining",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -50,8 +50,9 @@ def demo(
 
     from .files import write_json
     from .plots import plot_best_curves
-    from .tuning import COST_MODELS, tune_workloads
-    from .workloads import DEMO_WORKLOADS, WORKLOADS, workload_task
+    from .cost_model import COST_MODELS
+    from .datasets.workloads import DEMO_WORKLOADS, WORKLOADS, workload_task
+    from .search.tuning import tune_workloads
 
     names = _known([w for w in workloads.split(",") if w] or list(DEMO_WORKLOADS), WORKLOADS, "--workloads")
     chosen = _known([m for m in models.split(",") if m], COST_MODELS, "--models")
@@ -115,9 +116,9 @@ def collect(
                                                  "benchmark calls unseen (for training data).")] = False,
 ) -> None:
     """Measure schedules of a workload suite into TVM JSON databases; run again to resume."""
-    from .campaign import unseen_hashes
-    from .measure import host_target, make_runner
-    from .workloads import SUITES, suite_tasks
+    from .datasets.campaign import unseen_hashes
+    from .datasets.workloads import SUITES, suite_tasks
+    from .search.measure import host_target, make_runner
 
     chosen = _known([s for s in suites.split(",") if s], SUITES, "--suites")
     population = _check_recipe(random, search, population)
@@ -164,10 +165,10 @@ def generate(
     """
     import tvm_ffi
 
-    from .campaign import ChunkPacker, ChunkStore, unseen_hashes
-    from .dataset import machine, versions
+    from .datasets.campaign import ChunkPacker, ChunkStore, unseen_hashes
     from .datasets.generator import FAMILIES, GENERATOR_VERSION, generated_tasks
-    from .measure import host_target, make_runner, rpc_config
+    from .provenance import machine, versions
+    from .search.measure import host_target, make_runner, rpc_config
 
     if models < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--models")
@@ -226,7 +227,7 @@ def generate(
 
 def _check_recipe(random: int, search: int, population: int | None) -> int:
     """The search population (``None``: the collector's default); a usage error for a recipe that cannot run."""
-    from .dataset import SEARCH_POPULATION
+    from .datasets.collection import SEARCH_POPULATION
 
     population = SEARCH_POPULATION if population is None else population
     if random < 0 or search < 0 or random + search == 0:
@@ -241,8 +242,8 @@ def _collect(tasks: list, out: Path, target: Target, runner: object, *, random: 
              population: int, seed: int, after_task: Callable | None = None,
              should_stop: Callable[[], bool] | None = None, manifest: dict) -> None:
     """:func:`~tvm_gnn_cost.dataset.collect_tasks` with a progress bar, then a one-line summary."""
-    from .dataset import collect_tasks
-    from .measure import make_builder
+    from .datasets.collection import collect_tasks
+    from .search.measure import make_builder
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
@@ -275,22 +276,22 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batch order.")] = 0,
 ) -> None:
     """Pretrain the GNN offline on measured datasets; runs data-parallel under torchrun (gloo)."""
-    import os
-
-    import torch
-
-    from .dataset import load_dataset
-    from .files import write_json
-    from .plots import plot_training_curves
-    from .pretraining import PretrainConfig, pretrain, split_by_model, stage_graphs
+    from .datasets.loading import load_dataset
+    from .features import stage_graphs
+    from .pretraining import (
+        PretrainConfig,
+        finish_distributed,
+        init_distributed,
+        pretrain,
+        save_pretrained,
+        split_by_model,
+    )
 
     if epochs < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--epochs")
     if not 0 < val_fraction < 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--val-fraction")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    rank = init_distributed()
     found = []
     for path in data:
         names = _checked(lambda p=path: _task_names(p, tasks), "DATA")
@@ -309,19 +310,13 @@ def train(
                                                         f"val pairwise {row['val_pairwise_accuracy']:.3f}")
 
         config = PretrainConfig(epochs=epochs, patience=patience, val_fraction=val_fraction, seed=seed)
-        model, result = pretrain(found, graphs, config, on_epoch=on_epoch)
+        learner, result = pretrain(found, graphs, config, on_epoch=on_epoch)
     if rank == 0:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        model.save(str(out))
-        write_json(out.with_suffix(".json"), {"data": [str(p) for p in data], "tasks": len(found),
-                                               "records": sum(len(t.seconds) for t in found),
-                                               "config": dataclasses.asdict(config), **dataclasses.asdict(result)})
-        plot_training_curves(result.history, out.with_suffix(".png"), best_epoch=result.best_epoch)
+        save_pretrained(learner, result, out, config=config, data=data, tasks=found)
         console.print(f"best epoch {result.best_epoch} of {len(result.history)}: validation pairwise accuracy "
                       f"{result.best['val_pairwise_accuracy']:.3f} on {', '.join(result.val_models)}; "
                       f"wrote {out} ({result.seconds:.0f} s, {result.processes} process(es))")
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    finish_distributed()
 
 
 @app.command()
@@ -345,11 +340,11 @@ def tune(
                                             "rounds are faster and search less widely.")] = 512,
 ) -> None:
     """Tune an ONNX model's tasks, compile it with the best schedules, check it and time it end to end."""
-    from .frontends import InputShapeError, ModelImportError, load_onnx, parse_input_shapes
-    from .measure import rpc_config
-    from .model_tuning import TOLERANCE, WorkDirError, tune_model
-    from .tuning import COST_MODELS
-    from .workloads import ONNX_ZOO, onnx_zoo_path
+    from .cost_model import COST_MODELS
+    from .datasets.frontends import TOLERANCE, InputShapeError, ModelImportError, load_onnx, parse_input_shapes
+    from .datasets.workloads import ONNX_ZOO, onnx_zoo_path
+    from .search.measure import rpc_config
+    from .whole_model import WorkDirError, tune_model
 
     _known([cost_model], COST_MODELS, "--cost-model")
     if trials < 1:
@@ -424,10 +419,11 @@ def graph(
     show_tir: Annotated[bool, typer.Option(help="Print the scheduled TIR.")] = False,
 ) -> None:
     """Draw the stage graph of one random schedule of a workload, and list its nodes and edges."""
-    from .graph import EdgeType, extract_stage_graphs
-    from .measure import host_target, sample_candidates, tune_context
+    from .datasets.workloads import WORKLOADS, get_workload
+    from .features import extract_stage_graphs
+    from .nn import EdgeType
     from .plots import draw_stage_graph
-    from .workloads import WORKLOADS, get_workload
+    from .search.measure import host_target, sample_candidates, tune_context
 
     _known([workload], WORKLOADS, "WORKLOAD")
     context = tune_context(get_workload(workload), host_target(), workload)
@@ -449,7 +445,8 @@ def _task_names(dataset: Path, patterns: str) -> list[str] | None:
     """Names of a dataset's tasks matching comma-separated shell ``patterns`` (None: all), read without loading."""
     import fnmatch
 
-    from .dataset import TASK_FILE, dataset_roots
+    from .datasets.database import TASK_FILE
+    from .datasets.loading import dataset_roots
 
     chosen = [p for p in patterns.split(",") if p]
     if not chosen:

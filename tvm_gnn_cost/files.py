@@ -44,3 +44,8 @@ def write_json(path: str | os.PathLike, data: object) -> None:
         json.dump(data, text, indent=2)
         text.flush()
         text.detach()  # leave ``f`` open for atomic_open to sync and close
+
+
+def cache_dir() -> Path:
+    """Where unpacked archives and other derived files are kept: ``$TVM_GNN_COST_CACHE``, else ``~/.cache/tvm-gnn-cost``."""
+    return Path(os.environ.get("TVM_GNN_COST_CACHE", Path.home() / ".cache" / "tvm-gnn-cost"))

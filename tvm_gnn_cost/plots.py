@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .graph import STRUCTURE_COLUMN, STRUCTURE_FEATURES, EdgeType, StageGraph
+from .nn.graph import STRUCTURE_COLUMN, STRUCTURE_FEATURES, EdgeType, StageGraph
 
 if TYPE_CHECKING:
-    from .tuning import TuneResult
+    from .search.tuning import TuneResult
 
 
 def plot_best_curves(results: Sequence[TuneResult], path: Path, *, title: str = "") -> None:

@@ -1,6 +1,6 @@
 """Offline training over many tasks (``tvm-gnn-cost train``): validation split by model, early stopping, DDP.
 
-The loss is the online one (:func:`~tvm_gnn_cost.training.fit`): the ranking loss within each
+The loss is the online one (:meth:`~tvm_gnn_cost.nn.GNNLearner.fit`): the ranking loss within each
 task plus the log-latency head. Validation holds out whole models (a task's ``source``), never
 records of a training task, so the validation score says how the model ranks the candidates
 of a model it has never seen. Under ``torchrun`` (torch DDP, gloo on CPU) each process trains
@@ -10,21 +10,21 @@ on its shard of the records with an equal share of the global batch, and gradien
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .cost_model import GNNCostModel
-from .data import ReplayBuffer
-from .dataset import TaskRecords
-from .graph import StageGraph, extract_stage_graphs
-from .metrics import TaskPrediction, summarize
-from .model import GNNConfig
-from .training import TrainConfig, fit
+from .datasets.loading import TaskRecords
+from .evaluation import evaluate, every_record, learner_predictor
+from .files import write_json
+from .nn import GNNConfig, GNNLearner, ReplayBuffer, StageGraph, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,19 @@ def split_by_model(tasks: Sequence[TaskRecords], fraction: float, seed: int) -> 
     return [t for t in tasks if t.source not in val], [t for t in tasks if t.source in val]
 
 
+def init_distributed() -> int:
+    """This process's rank; under ``torchrun`` (``WORLD_SIZE`` > 1) the gloo process group is started first."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    return _distributed()[0]
+
+
+def finish_distributed() -> None:
+    """End the process group, if one was started."""
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world size): ``torch.distributed`` when initialised (torchrun), else (0, 1)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -85,33 +98,33 @@ def pretrain(
     *,
     model_config: GNNConfig = GNNConfig(),
     on_epoch: Callable[[dict[str, float]], None] | None = None,
-) -> tuple[GNNCostModel, PretrainResult]:
-    """Train a fresh :class:`GNNCostModel` on ``tasks`` (their stage ``graphs`` by task name).
+) -> tuple[GNNLearner, PretrainResult]:
+    """Train a fresh :class:`GNNLearner` on ``tasks`` (their stage ``graphs`` by task name).
 
-    Returns the model with the weights of the epoch that scored best on validation (pairwise
-    accuracy on the held-out models), and the history. Deterministic for ``config.seed`` and a
-    number of processes.
+    Returns the learner with the weights of the epoch that scored best on validation (pairwise
+    accuracy on the held-out models), and the history. The learner keeps the online schedule
+    (``TrainConfig()``) for fine-tuning; pretraining runs its own (``config``). Deterministic
+    for ``config.seed`` and a number of processes.
     """
     start = time.perf_counter()
     rank, world = _distributed()
     train_tasks, val_tasks = split_by_model(tasks, config.val_fraction, config.seed)
-    model = GNNCostModel(pretrained=False, config=model_config, seed=config.seed)  # keeps the online schedule for fine-tuning
+    learner = GNNLearner(config=model_config, seed=config.seed)
+    learner.reset_optimizer(lr=config.lr)
     offline = TrainConfig(lr=config.lr, batch_size=max(1, config.batch_size // world), max_steps=10**9)
-    optimizer = torch.optim.AdamW(model.network.parameters(), lr=offline.lr, weight_decay=offline.weight_decay)
     samples = [s for task in train_tasks for s in task.samples(graphs[task.name])]
     buffer = ReplayBuffer(len(samples))
     buffer.extend(samples)
     throughput, log_latency, task_ids = buffer.targets(samples)
     shard = np.arange(len(samples))[rank::world][: len(samples) // world]  # equal shards: equal steps per epoch
-    network = model.network
-    if world > 1:
-        network = torch.nn.parallel.DistributedDataParallel(model.network)
+    network = torch.nn.parallel.DistributedDataParallel(learner.network) if world > 1 else learner.network
+    validation = every_record(val_tasks)
 
     history, best_score, best_epoch, best_state = [], -math.inf, 0, None
     for epoch in range(1, config.epochs + 1):
-        loss = fit(network, optimizer, [samples[i].graph for i in shard], throughput[shard],
-                   log_latency[shard], task_ids[shard], epochs=1, config=offline, generator=model.rng)
-        metrics = evaluate(model, val_tasks, graphs)
+        loss = learner.fit([samples[i].graph for i in shard], throughput[shard], log_latency[shard], task_ids[shard],
+                           epochs=1, config=offline, network=network)
+        metrics = evaluate(learner_predictor(learner, graphs), validation)
         history.append({"epoch": epoch, "train_loss": loss, **{f"val_{k}": v for k, v in metrics.items()}})
         if on_epoch:
             on_epoch(history[-1])
@@ -119,35 +132,26 @@ def pretrain(
         score = -math.inf if math.isnan(score) else score  # no valid pair to rank
         if best_state is None or score > best_score:
             best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.network.state_dict())
+            best_state = copy.deepcopy(learner.network.state_dict())
         if _rank0_says(epoch - best_epoch >= config.patience):
             break
-    model.network.load_state_dict(best_state)
-    model.target_kinds |= {t.target.kind.name for t in tasks}
+    learner.network.load_state_dict(best_state)
+    learner.reset_optimizer()  # fine-tuning starts with fresh moments at the online learning rate
+    learner.target_kinds |= {t.target.kind.name for t in tasks}
     result = PretrainResult(history, best_epoch, sorted({t.source for t in train_tasks}),
                             sorted({t.source for t in val_tasks}), world, time.perf_counter() - start)
     result.best = {k: v for k, v in history[best_epoch - 1].items() if k != "epoch"}
-    return model, result
+    return learner, result
 
 
-def stage_graphs(tasks: Sequence[TaskRecords], on_task: Callable[[], None] | None = None
-                 ) -> dict[str, list[StageGraph]]:
-    """The stage graphs of every task's records, by task name (TVM's extractor runs once per record)."""
-    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+def save_pretrained(learner: GNNLearner, result: PretrainResult, out: Path, *, config: PretrainConfig,
+                    data: Sequence[Path], tasks: Sequence[TaskRecords]) -> None:
+    """Write the weights-only checkpoint ``out``, its history ``out.json`` (data, split, every epoch) and curves."""
+    from .plots import plot_training_curves
 
-    extractor, graphs = PerStoreFeature(), {}
-    for task in tasks:
-        graphs[task.name] = extract_stage_graphs(task.context(), task.candidates, extractor)
-        if on_task:
-            on_task()
-    return graphs
-
-
-def evaluate(model: GNNCostModel, tasks: Sequence[TaskRecords], graphs: dict[str, list[StageGraph]]
-             ) -> dict[str, float | None]:
-    """The metrics of :mod:`~tvm_gnn_cost.metrics` for ``model`` on ``tasks``."""
-    predictions = []
-    for task in tasks:
-        scores, log_seconds = model.predict_graphs(graphs[task.name])
-        predictions.append(TaskPrediction(task.weight, task.seconds, scores, np.exp(log_seconds)))
-    return summarize(predictions)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    learner.save(out)
+    write_json(out.with_suffix(".json"), {"data": [str(p) for p in data], "tasks": len(tasks),
+                                          "records": sum(len(t.seconds) for t in tasks),
+                                          "config": dataclasses.asdict(config), **dataclasses.asdict(result)})
+    plot_training_curves(result.history, out.with_suffix(".png"), best_epoch=result.best_epoch)

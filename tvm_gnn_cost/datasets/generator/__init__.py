@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     import onnx
     from tvm.target import Target
 
-    from ...frontends import ImportedModel
-    from ...workloads import Task
+    from ..frontends import ImportedModel
+    from ..workloads import Task
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def check_model(model: ImportedModel, target: Target, *, seed: int = 0) -> Model
     from tvm import relax
     from tvm.s_tir import meta_schedule as ms
 
-    from ...model_tuning import compare_outputs, vm_outputs
+    from ..frontends import compare_outputs, vm_outputs
 
     try:
         executable = ms.relax_integration.compile_relax(ms.database.MemoryDatabase(), model.mod, target, None)
@@ -174,9 +174,9 @@ def generated_tasks(
     import tvm_ffi
 
     from ...files import write_json
-    from ...frontends import ModelImportError, load_onnx
-    from ...measure import host_target
-    from ...workloads import relax_tasks
+    from ...search.measure import host_target
+    from ..frontends import ModelImportError, load_onnx
+    from ..workloads import relax_tasks
 
     models_dir = out / "models"
     models_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,131 @@
+"""Loading datasets back: a dataset directory, a ``.tar.xz`` of one, or a store of such chunks.
+
+An archive is extracted once into the cache directory; :func:`load_dataset` returns each
+task's candidates and measured times, ready for feature extraction and training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..files import cache_dir
+from ..nn import Sample, StageGraph, mean_seconds
+from .database import TASK_FILE, task_database
+
+if TYPE_CHECKING:
+    from tvm.ir import IRModule
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.target import Target
+
+
+@dataclass
+class TaskRecords:
+    """The measured candidates of one task: ``seconds[i]`` is NaN where candidate ``i`` failed."""
+
+    name: str
+    source: str
+    weight: float
+    mod: IRModule
+    target: Target
+    candidates: list[ms.MeasureCandidate]
+    seconds: np.ndarray
+
+    def context(self, num_threads: int = 2) -> ms.TuneContext:
+        """A tuning context for feature extraction and cost-model calls (no search attached)."""
+        from tvm.s_tir import meta_schedule as ms
+
+        return ms.TuneContext(mod=self.mod, target=self.target, task_name=self.name, num_threads=num_threads)
+
+    def samples(self, graphs: Sequence[StageGraph], index: Iterable[int] | None = None) -> list[Sample]:
+        """Training samples of the records at ``index`` (all by default); ``graphs[i]`` is record i's stage graph."""
+        index = range(len(self.seconds)) if index is None else index
+        return [Sample(graphs[i], self.name, None if np.isnan(self.seconds[i]) else float(self.seconds[i]))
+                for i in index]
+
+
+def load_dataset(path: Path, names: Sequence[str] | None = None) -> list[TaskRecords]:
+    """Every task of a dataset, in name order; ``names`` selects some.
+
+    ``path`` is a dataset directory, a ``.tar.xz`` of one, or a directory of such archives (a
+    chunk store such as ``data/generated``: all its chunks). Raises ``FileNotFoundError``
+    naming the path when it holds no task database, ``ValueError`` when two chunks hold a task
+    of the same name.
+    """
+    dirs = sorted((p.parent for root in dataset_roots(path) for p in root.glob(f"*/{TASK_FILE}")),
+                  key=lambda d: d.name)
+    if names is not None:
+        dirs = [d for d in dirs if d.name in set(names)]
+    if not dirs:
+        raise FileNotFoundError(f"{path}: no task directories (with {TASK_FILE}) found")
+    repeated = sorted(name for name, n in Counter(d.name for d in dirs).items() if n > 1)
+    if repeated:
+        raise ValueError(f"{path}: tasks {repeated[:3]} appear in more than one archive")
+    return [_load_task(d) for d in dirs]
+
+
+def dataset_roots(path: Path) -> list[Path]:
+    """The directories holding a dataset's task directories: one, or one per archive of a chunk store."""
+    path = Path(path)
+    if path.is_dir() and not any(path.glob(f"*/{TASK_FILE}")):
+        archives = sorted(path.glob("*.tar.xz"))
+        if archives:
+            return [open_dataset(a) for a in archives]
+    return [open_dataset(path)]
+
+
+def _load_task(task_dir: Path) -> TaskRecords:
+    info = json.loads((task_dir / TASK_FILE).read_text())
+    db = task_database(task_dir)
+    records = db.get_all_tuning_records()
+    if not records:
+        raise ValueError(f"{task_dir}: the task's database holds no tuning record")
+    seconds = np.array([mean_seconds(r.run_secs) or np.nan for r in records], dtype=np.float64)
+    return TaskRecords(
+        name=info["name"],
+        source=info["source"],
+        weight=float(info["weight"]),
+        mod=records[0].workload.mod,
+        target=records[0].target,
+        candidates=[r.as_measure_candidate() for r in records],
+        seconds=seconds,
+    )
+
+
+def open_dataset(path: Path) -> Path:
+    """A directory holding the dataset: ``path`` itself, or a ``.tar.xz`` extracted once into the cache.
+
+    The cache lives in ``$TVM_GNN_COST_CACHE`` (default ``~/.cache/tvm-gnn-cost``) under the
+    archive's content hash; extraction uses tarfile's ``data`` filter, which refuses links
+    and paths outside the target.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such dataset directory or archive")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    cache = cache_dir()
+    target = cache / f"{path.name.split('.')[0]}-{digest}"
+    if not target.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp, tarfile.open(path) as archive:
+            archive.extractall(tmp, filter="data")
+            try:
+                os.replace(tmp, target)
+            except OSError:  # another process (a DDP rank) extracted it first
+                if not target.is_dir():
+                    raise
+            else:
+                os.mkdir(tmp)  # TemporaryDirectory removes what it created
+    return target

@@ -1,0 +1,209 @@
+"""``GNNLearner``: the network with everything it learns with, the one object that trains.
+
+The TVM plug-in (:class:`~tvm_gnn_cost.cost_model.GNNCostModel`), pretraining and the
+benchmarks all learn and predict through it, so what is benchmarked is what ships. It holds
+the network, its optimizer, the bounded replay buffer, the pretrained weights fine-tuning is
+pulled toward (the anchor), the target kinds its measurements came from, and a seeded
+generator. Pure torch and numpy: it imports no TVM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load_checkpoint, save_checkpoint
+from .data import ReplayBuffer, Sample
+from .graph import NODE_FEATURES, StageGraph
+from .model import GNNConfig, StageGNN
+from .training import TrainConfig, fit, predict_graphs
+
+logger = logging.getLogger(__name__)
+
+#: The weights a learner starts from by default; ``weights/README.md`` is their data card.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default.pt"
+
+#: What :meth:`GNNLearner.snapshot` returns: weights by name and the target kinds.
+Snapshot = tuple[dict[str, torch.Tensor], set[str]]
+
+
+def stored_config(payload: dict[str, Any], path: str | os.PathLike) -> GNNConfig:
+    """The architecture a checkpoint was saved with, refused if its graphs differ from this version's."""
+    config = config_from_dict(GNNConfig, payload["model_config"], path)
+    if config.node_features != NODE_FEATURES:
+        raise CheckpointError(
+            f"{path}: model expects {config.node_features} node features, this version builds {NODE_FEATURES}"
+        )
+    return config
+
+
+class GNNLearner:
+    """A :class:`StageGNN` that learns from measured samples and scores stage graphs.
+
+    Args:
+        pretrained: ``True`` for the shipped weights (:data:`DEFAULT_WEIGHTS`), a checkpoint
+            path for others, ``False`` for random weights.
+        config: the architecture (default: the pretrained weights' own, or ``GNNConfig()``);
+            one that differs from the pretrained weights' is refused.
+        train_config: the online schedule (:meth:`learn`) and the optimizer's settings.
+        seed: seeds weight initialisation (from scratch), batch order and :meth:`random_scores`.
+    """
+
+    def __init__(
+        self,
+        *,
+        pretrained: bool | str | os.PathLike = False,
+        config: GNNConfig | None = None,
+        train_config: TrainConfig = TrainConfig(),
+        seed: int = 0,
+    ) -> None:
+        if pretrained is False:
+            self._build(config or GNNConfig(), train_config, seed)
+            return
+        path = DEFAULT_WEIGHTS if pretrained is True else Path(pretrained)
+        payload = load_checkpoint(path)
+        stored = stored_config(payload, path)
+        if config is not None and config != stored:
+            raise ValueError(f"config {config} differs from the pretrained weights' {stored} ({path}); "
+                             "pass pretrained=False to train another architecture from scratch")
+        self._build(stored, train_config, seed)
+        self._restore(payload, path, optimizer=False)
+        self.anchor = {k: v.detach().clone() for k, v in self.network.named_parameters()}
+
+    def _build(self, config: GNNConfig, train_config: TrainConfig, seed: int) -> None:
+        """(Re)create network, optimizer, buffer and generator from configs and a seed."""
+        if config.node_features != NODE_FEATURES:
+            raise ValueError(f"config.node_features={config.node_features}, graphs have {NODE_FEATURES}")
+        self.config = config
+        self.train_config = train_config
+        self.seed = seed
+        with torch.random.fork_rng():  # seed the weights without touching the caller's global RNG
+            torch.manual_seed(seed)
+            self.network = StageGNN(config)
+        self.network.eval()
+        self.reset_optimizer()
+        self.buffer = ReplayBuffer(train_config.replay_capacity)
+        self.rng = np.random.default_rng(seed)
+        self.target_kinds: set[str] = set()  # kinds of the targets whose measurements trained it
+        self.num_updates = 0
+        self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
+
+    def reset_optimizer(self, lr: float | None = None) -> None:
+        """A fresh AdamW (``train_config``'s learning rate unless ``lr``): no moments carried over."""
+        self.optimizer = torch.optim.AdamW(self.network.parameters(), lr=self.train_config.lr if lr is None else lr,
+                                           weight_decay=self.train_config.weight_decay)
+
+    @property
+    def trained(self) -> bool:
+        """Whether the network has trained on measurements (of any target kind)."""
+        return bool(self.target_kinds)
+
+    # ---- learning ----------------------------------------------------------------------
+
+    def learn(self, samples: Sequence[Sample], kind: str) -> None:
+        """One search round's measurements (on a ``kind`` target): buffer them and train online.
+
+        A network that already knows ``kind`` (pretrained, or trained earlier in the run)
+        fine-tunes ``update_epochs`` right away; one that does not waits for ``min_samples``
+        valid measurements, then trains ``first_epochs``.
+        """
+        self.buffer.extend(samples)
+        self.num_updates += 1
+        if kind in self.target_kinds:
+            self._train_buffer(self.train_config.update_epochs, {kind})
+        elif self.buffer.num_measured >= self.train_config.min_samples:
+            self._train_buffer(self.train_config.first_epochs, {kind})
+
+    def train(self, samples: Sequence[Sample], *, epochs: int, target_kinds: Iterable[str]) -> float:
+        """Offline training: add samples (of any number of tasks, measured on targets of
+        ``target_kinds``) to the buffer and train ``epochs`` passes over it; the mean loss."""
+        self.buffer.extend(samples)
+        return self._train_buffer(epochs, set(target_kinds))
+
+    def _train_buffer(self, epochs: int, kinds: set[str]) -> float:
+        """Train on the replay buffer (targets normalised per task by its best times)."""
+        samples = list(self.buffer.samples)
+        throughput, log_latency, tasks = self.buffer.targets(samples)
+        loss = self.fit([s.graph for s in samples], throughput, log_latency, tasks, epochs=epochs)
+        self.target_kinds |= kinds
+        return loss
+
+    def fit(self, graphs: Sequence[StageGraph], throughput: np.ndarray, log_latency: np.ndarray, tasks: np.ndarray,
+            *, epochs: int, config: TrainConfig | None = None, network: torch.nn.Module | None = None) -> float:
+        """:func:`~tvm_gnn_cost.nn.training.fit` with this learner's optimizer, generator and anchor.
+
+        ``config`` overrides the batch size and step cap (pretraining's schedule); ``network``
+        is the module to run, e.g. this network wrapped for data-parallel training.
+        """
+        return fit(network or self.network, self.optimizer, graphs, throughput, log_latency, tasks, epochs=epochs,
+                   config=config or self.train_config, generator=self.rng, anchor=self.anchor)
+
+    # ---- prediction --------------------------------------------------------------------
+
+    def predict(self, graphs: Sequence[StageGraph]) -> tuple[np.ndarray, np.ndarray]:
+        """(score, predicted log-seconds) of stage graphs, float64; higher scores are faster."""
+        return predict_graphs(self.network, graphs)
+
+    def random_scores(self, n: int) -> np.ndarray:
+        """Uniform random scores from the seeded generator: what an untrained model ranks with."""
+        return self.rng.uniform(0.0, 1.0, size=n)
+
+    # ---- state -------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The weights and target kinds, to :meth:`rollback` to after a failed update."""
+        return {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds)
+
+    def rollback(self, snapshot: Snapshot) -> None:
+        """Back to a :meth:`snapshot`, with a fresh optimizer (its moments may be non-finite)."""
+        weights, kinds = snapshot
+        self.network.load_state_dict(weights)
+        self.target_kinds = set(kinds)
+        self.reset_optimizer()
+
+    def finite(self) -> bool:
+        """Whether every weight is finite."""
+        return all(torch.isfinite(p).all() for p in self.network.parameters())
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write weights, configs, optimizer state and anchor (not the replay buffer) atomically."""
+        save_checkpoint(
+            path,
+            {
+                **configs_to_dict(self.config, self.train_config),
+                "state_dict": self.network.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "seed": self.seed,
+                "target_kinds": sorted(self.target_kinds),
+                "num_updates": self.num_updates,
+                "anchor": self.anchor,
+            },
+        )
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Replace everything but the buffer with what :meth:`save` wrote (optimizer state included)."""
+        payload = load_checkpoint(path)
+        train_config = config_from_dict(TrainConfig, payload["train_config"], path)
+        self._build(stored_config(payload, path), train_config, int(payload.get("seed", 0)))
+        self._restore(payload, path, optimizer=True)
+        self.num_updates = int(payload.get("num_updates", 0))
+
+    def _restore(self, payload: dict[str, Any], path: str | os.PathLike, *, optimizer: bool) -> None:
+        """Weights, anchor, target kinds and (if ``optimizer``) optimizer state from a checkpoint's payload."""
+        try:
+            self.network.load_state_dict(payload["state_dict"])
+            if optimizer and "optimizer" in payload:
+                self.optimizer.load_state_dict(payload["optimizer"])
+            if payload.get("anchor") is not None:
+                self.anchor = {k: payload["anchor"][k] for k, _ in self.network.named_parameters()}
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{path}: weights do not fit the stored architecture ({err})") from err
+        self.network.eval()
+        # checkpoints written before kinds were recorded were all trained on CPU (llvm) measurements
+        self.target_kinds = set(payload.get("target_kinds", ["llvm"] if payload.get("trained", True) else []))

@@ -140,7 +140,7 @@ def tune_model(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bars:
         step = bars.add_task(f"extracting tasks of {model.name}", total=None)
-        tasks = model_tasks(model, target)
+        tasks = _tunable_tasks(model, target)
         bars.update(step, total=1, completed=1, description=f"extracted {len(tasks)} tasks of {model.name}")
         session = _Session.open(work_dir, model, tasks, inner, cost_model, target)
         step = bars.add_task(f"resuming from {session.done} records", total=session.done, visible=session.done > 0)
@@ -161,7 +161,7 @@ def tune_model(
     return result
 
 
-def model_tasks(model: ImportedModel, target: Target) -> list[Task]:
+def _tunable_tasks(model: ImportedModel, target: Target) -> list[Task]:
     """The model's tunable tasks, heaviest first (the task scheduler's first round visits them in order,
     so a small budget goes to the tasks that take most of the model's time)."""
     tasks = heaviest_first(relax_tasks(model.mod, target, model.name, f"model:{model.name}"))

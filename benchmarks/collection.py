@@ -3,7 +3,7 @@
 ``before`` is the recipe the committed data was collected with until 2026-12 (8 random
 samples + 8 evolutionary-search candidates per task, MetaSchedule's population of 512);
 ``after`` is the campaign's (32 random + 8 searched, population 64). Both run the same
-collector (:func:`tvm_gnn_cost.dataset.collect_task`) with the same builder and runner
+collector (:func:`tvm_gnn_cost.datasets.collection.collect_task`) with the same builder and runner
 (``make_runner()``: 3 timed runs of at least 50 ms each), so the measurements are of equal
 quality; only the recipe differs. For each seed, every task is collected by both recipes into
 fresh directories, in alternating order, so machine drift hits both alike. Tasks are the
@@ -24,12 +24,13 @@ import json
 import logging
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from tvm_gnn_cost import host_target, make_builder, make_runner
-from tvm_gnn_cost.datasets.collection import collect_task
+from tvm_gnn_cost.datasets.collection import Recipe, collect_task
 from tvm_gnn_cost.datasets.database import TASK_FILE
 from tvm_gnn_cost.datasets.generator import generated_tasks
 from tvm_gnn_cost.datasets.loading import load_dataset
@@ -38,10 +39,7 @@ from tvm_gnn_cost.plots import plot_collection
 from tvm_gnn_cost.provenance import results_header
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RECIPES = {
-    "before": {"num_random": 8, "num_search": 8, "population": 512},
-    "after": {"num_random": 32, "num_search": 8, "population": 64},
-}
+RECIPES = {"before": Recipe(random=8, search=8, population=512), "after": Recipe(random=32, search=8, population=64)}
 GENERATOR_SEED = 7  # no campaign collects this seed's models
 
 
@@ -56,7 +54,7 @@ def collect_one(task, recipe: str, seed: int, builder, runner, work: Path) -> di
     """Collect one task with one recipe into a fresh directory; its records, seconds by phase and best latency."""
     task_dir = work / f"{recipe}-{seed}" / task.name
     start = time.perf_counter()
-    progress = collect_task(task, task_dir, host_target(), builder, runner, seed=seed, **RECIPES[recipe])
+    progress = collect_task(task, task_dir, host_target(), builder, runner, replace(RECIPES[recipe], seed=seed))
     seconds = time.perf_counter() - start
     info = json.loads((task_dir / TASK_FILE).read_text())
     (loaded,) = load_dataset(task_dir.parent, [task.name])
@@ -101,8 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks, args.models, args.seeds = 2, 1, args.seeds[:1]
-        for recipe in RECIPES.values():
-            recipe["num_random"], recipe["num_search"] = 2, 2
+        RECIPES.update({name: replace(r, random=2, search=2) for name, r in RECIPES.items()})
     out = args.out or RESULTS / ("quick" if args.quick else "") / "collection.json"
     logging.basicConfig(level=logging.WARNING)
 

@@ -14,7 +14,7 @@ from tvm.s_tir.meta_schedule.database import TuningRecord
 from tvm.s_tir.meta_schedule.runner import RunnerResult
 
 from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
-from tvm_gnn_cost.datasets.collection import _record, collect_task
+from tvm_gnn_cost.datasets.collection import Recipe, _record, collect_task
 from tvm_gnn_cost.datasets.database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
 from tvm_gnn_cost.datasets.loading import load_dataset
 from tvm_gnn_cost.datasets.workloads import get_workload, suite_tasks, workload_task
@@ -32,11 +32,11 @@ def tools():
 def test_collect_resumes_without_measuring_twice_then_searches(tmp_path, tools):
     target, builder, runner = tools
     task, task_dir = workload_task("gemm-128"), tmp_path / "gemm-128"
-    first = collect_task(task, task_dir, target, builder, runner, num_random=6, num_search=0, batch_size=4)
+    first = collect_task(task, task_dir, target, builder, runner, Recipe(6, 0), batch_size=4)
     assert (first.measured, first.total) == (6, 6)
-    again = collect_task(task, task_dir, target, builder, runner, num_random=6, num_search=0)
+    again = collect_task(task, task_dir, target, builder, runner, Recipe(6, 0))
     assert (again.measured, again.total) == (0, 6)  # interrupted or repeated runs resume from the database
-    more = collect_task(task, task_dir, target, builder, runner, num_random=6, num_search=8)
+    more = collect_task(task, task_dir, target, builder, runner, Recipe(6, 8))
     assert more.measured == 8 and more.total == 14
     info = json.loads((task_dir / TASK_FILE).read_text())
     assert info["random"] == 6 and info["machine"]["cpu"] and info["versions"]["apache-tvm"]
@@ -50,7 +50,7 @@ def test_failed_runs_are_stored_with_tvms_marker_and_load_as_nan(tmp_path, tools
     # which takes at least make_runner's 50 ms timing window; 0.1 ms failed the check on a loaded machine
     failing = make_runner(timeout_sec=0.02)
     task_dir = tmp_path / "gemm-128"
-    progress = collect_task(workload_task("gemm-128"), task_dir, target, builder, failing, num_random=3, num_search=0)
+    progress = collect_task(workload_task("gemm-128"), task_dir, target, builder, failing, Recipe(3, 0))
     assert progress.failed == 3
     lines = (task_dir / RECORD_FILE).read_text().splitlines()
     assert len(lines) == 3 and all("1e+10" in line or "10000000000" in line for line in lines)
@@ -62,7 +62,7 @@ def test_load_dataset_from_directory_and_archive(tmp_path, tools):
     target, builder, runner = tools
     root = tmp_path / "data"
     for name in ("gemm-128", "conv2d-bias-relu-14x14x64"):
-        collect_task(workload_task(name), root / name, target, builder, runner, num_random=4, num_search=0)
+        collect_task(workload_task(name), root / name, target, builder, runner, Recipe(4, 0))
     archive = tmp_path / "data.tar.xz"
     with tarfile.open(archive, "w:xz") as tar:
         tar.add(root, arcname=".")
@@ -88,7 +88,7 @@ def test_model_tasks_are_extracted_once_across_suites():
 def test_malformed_database_lines_are_moved_aside_and_the_rest_loads(tmp_path, tools):
     target, builder, runner = tools
     task_dir = tmp_path / "gemm-128"
-    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, num_random=6, num_search=0)
+    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, Recipe(6, 0))
     records = (task_dir / RECORD_FILE).read_text().splitlines()
     # not JSON, not a record, a record of a workload that is not there, a write cut short
     broken = ['{"not": json', '[0, [[1, 2]]]', "[7," + records[0].split(",", 1)[1], records[-1][:40]]
@@ -107,7 +107,7 @@ def test_malformed_database_lines_are_moved_aside_and_the_rest_loads(tmp_path, t
 def test_nan_zero_and_infinite_latencies_never_become_training_targets(tmp_path, tools):
     target, builder, runner = tools
     task_dir = tmp_path / "gemm-128"
-    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, num_random=4, num_search=0)
+    collect_task(workload_task("gemm-128"), task_dir, target, builder, runner, Recipe(4, 0))
     db = task_database(task_dir)
     records = db.get_all_tuning_records()
     workload, candidates = records[0].workload, [r.as_measure_candidate() for r in records]

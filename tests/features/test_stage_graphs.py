@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from tvm import te, tirx
 
 from tvm_gnn_cost.datasets.workloads import get_workload
-from tvm_gnn_cost.features.extraction import StageGraphCache, extract_stage_graphs
+from tvm_gnn_cost.features.cache import StageGraphCache
+from tvm_gnn_cost.features.extraction import extract_stage_graphs
 from tvm_gnn_cost.nn.graph import EDGE_FEATURES, EdgeType, HAS_ROW_COLUMN, NODE_FEATURES, STORE_NUM_LOOPS, STORE_OUTER_PROD, STRUCTURE_COLUMN, STRUCTURE_FEATURES
 from tvm_gnn_cost.search.measure import host_target, sample_candidates, tune_context
 

@@ -26,10 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files import atomic_open, cache_dir, write_json
+from ..provenance import machine, versions
 from .database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE
 
 if TYPE_CHECKING:
     from tvm.target import Target
+
+    from .collection import Recipe
+    from .workloads import Task
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +93,14 @@ class ChunkStore:
         """Task name -> the structural hash of its workload, over all chunks (any CPU)."""
         return {name: task["hash"] for card in self.cards() for name, task in card["tasks"].items()}
 
+    def unmeasured(self, tasks: Sequence[Task]) -> list[Task]:
+        """The ``tasks`` that no chunk holds, by name or by structural hash (measured on any CPU)."""
+        import tvm_ffi
+
+        packed = self.packed()
+        hashes = set(packed.values())
+        return [t for t in tasks if t.name not in packed and f"{tvm_ffi.structural_hash(t.mod):016x}" not in hashes]
+
     def next_name(self, cpu: str, seed: int) -> str:
         """The name of the next chunk of ``cpu`` and generator ``seed``."""
         taken = [int(m["index"]) for c in self.cards() if (m := _CHUNK.match(c["chunk"]))
@@ -146,6 +158,13 @@ class ChunkPacker:
     meta: dict
     every_seconds: float = 3600.0
     last: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def for_collection(cls, store: ChunkStore, work_dir: Path, target: Target, *, generator: dict, recipe: Recipe,
+                       every_seconds: float) -> ChunkPacker:
+        """A packer whose cards carry the machine (``target``'s CPU), versions, ``generator`` and ``recipe``."""
+        meta = {"machine": machine(target), "versions": versions(), "generator": generator, "recipe": recipe.to_json()}
+        return cls(store, work_dir, str(meta["machine"]["cpu"]), recipe.seed, meta, every_seconds)
 
     def __call__(self, _progress: object = None) -> Path | None:
         """Pack if ``every_seconds`` have passed since the last pack."""
@@ -223,7 +242,7 @@ candidates picked by MetaSchedule's evolutionary search (that population per gen
 guided by an `XGBModel` fitted to the task's records; tasks whose design space holds fewer
 distinct schedules hold fewer records. No chunk repeats a task (structural hash), and no task
 of the models the transfer benchmark calls unseen (Inception v1, VGG-19, ZFNet-512) is in any.
-`tvm_gnn_cost.dataset.load_dataset("data/generated")` and `tvm-gnn-cost train data/generated`
+`tvm_gnn_cost.load_dataset("data/generated")` and `tvm-gnn-cost train data/generated`
 read every chunk. Records per hour are records over the seconds the collection spent on the
 chunk's tasks (sampling, building, running, searching), on the machine's 2 cores.
 

@@ -1,8 +1,8 @@
 """Collecting a dataset of measured schedules: one MetaSchedule JSON database per task.
 
 Every measured candidate is committed, failures included, with TVM's convention for a failed
-build or run: ``run_secs == [1e10]``. A task gets ``num_random`` random samples of its design
-space first, then ``num_search`` candidates chosen by MetaSchedule's evolutionary search
+build or run: ``run_secs == [1e10]``. A task gets a :class:`Recipe`'s ``random`` samples of its
+design space first, then its ``search`` candidates chosen by MetaSchedule's evolutionary search
 guided by an ``XGBModel`` fitted to the random samples, so that good schedules are in the
 data too. The database is the state: a run that is interrupted and started again measures
 only what is missing.
@@ -14,7 +14,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,38 +50,60 @@ class TaskProgress:
 SEARCH_POPULATION = 64
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What collection measures per task: ``random`` design-space samples, then ``search`` searched candidates.
+
+    ``population`` is the search's schedules per generation, ``seed`` seeds sampling and search.
+    """
+
+    random: int
+    search: int
+    population: int = SEARCH_POPULATION
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.random < 0 or self.search < 0 or self.random + self.search == 0:
+            raise ValueError("a recipe needs a positive number of random and/or search records")
+        if self.search and self.population < min(self.search, 32):
+            raise ValueError(f"the search population must be at least the search's round "
+                             f"({min(self.search, 32)} candidates), got {self.population}")
+
+    def to_json(self) -> dict:
+        """The recipe as manifests and chunk cards record it."""
+        return asdict(self)
+
+
 def collect_task(
     task: Task,
     task_dir: Path,
     target: Target,
     builder: ms.builder.Builder,
     runner: ms.runner.Runner,
+    recipe: Recipe,
     *,
-    num_random: int,
-    num_search: int,
-    seed: int = 1,
-    population: int = SEARCH_POPULATION,
     batch_size: int = 32,
     on_records: Callable[[int], None] | None = None,
 ) -> TaskProgress:
-    """Bring one task's database up to ``num_random`` random and ``num_search`` searched records.
+    """Bring one task's database up to the recipe's random and searched records.
 
     One tuning context serves both phases. Random samples are committed batch by batch, so
     an interruption loses at most one batch; the searched ones come from MetaSchedule's
-    evolutionary search (``population`` schedules per generation) guided by an ``XGBModel``
+    evolutionary search guided by an ``XGBModel``
     fitted to every record so far. A design space with fewer distinct schedules than asked
     for is recorded as exhausted in ``task.json`` and neither sampled nor searched again.
     ``task.json`` also keeps the workload's structural hash and the seconds each phase took.
     """
     import tvm_ffi
 
+    num_random, num_search, seed = recipe.random, recipe.search, recipe.seed
     db = task_database(task_dir)
     info = _read_info(task_dir) or _task_info(task, target, seed)
     info.setdefault("hash", f"{tvm_ffi.structural_hash(task.mod):016x}")
     seconds = info.setdefault("seconds", {"random": 0.0, "search": 0.0})
     done_before = len(db)
     measured = {tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod) for r in db.get_all_tuning_records()}
-    strategy = SkipMeasured(measured, inner=evolutionary_search(population, min(max(num_search, 1), 32)))
+    strategy = SkipMeasured(measured, inner=evolutionary_search(recipe.population, min(max(num_search, 1), 32)))
     context = tune_context(task.mod, target, task.name, seed=seed, search_strategy=strategy)
     workload = db.commit_workload(task.mod)
 
@@ -108,7 +130,7 @@ def collect_task(
         start = time.perf_counter()
         found = _search(context, db, builder, runner, search_trials, seed, on_records)
         info["search_exhausted"] = found < search_trials
-        info["population"] = population
+        info["population"] = recipe.population
         seconds["search"] = round(seconds["search"] + time.perf_counter() - start, 2)
     records = db.get_all_tuning_records()
     failed = sum(mean_seconds(r.run_secs) is None for r in records)
@@ -149,11 +171,8 @@ def collect_tasks(
     target: Target,
     builder: ms.builder.Builder,
     runner: ms.runner.Runner,
+    recipe: Recipe,
     *,
-    num_random: int,
-    num_search: int,
-    seed: int = 1,
-    population: int = SEARCH_POPULATION,
     manifest: dict | None = None,
     on_task: Callable[[int, Task], None] | None = None,
     on_records: Callable[[int], None] | None = None,
@@ -180,7 +199,7 @@ def collect_tasks(
         measured = sum(p.measured for p in done)
         content = {
             **(manifest or {}),
-            "recipe": {"random": num_random, "search": num_search, "population": population, "seed": seed},
+            "recipe": recipe.to_json(),
             "machine": machine(target),
             "versions": versions(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -201,8 +220,7 @@ def collect_tasks(
         if on_task:
             on_task(i, task)
         try:
-            progress = collect_task(task, out / task.name, target, builder, runner, num_random=num_random,
-                                    num_search=num_search, seed=seed, population=population, on_records=on_records)
+            progress = collect_task(task, out / task.name, target, builder, runner, recipe, on_records=on_records)
         except Exception as err:  # noqa: BLE001 - one broken task must not end a long collection
             logging.getLogger(__name__).error("task %s failed: %s", task.name, err)
             failed_tasks[task.name] = str(err)

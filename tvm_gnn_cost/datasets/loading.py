@@ -6,6 +6,7 @@ task's candidates and measured times, ready for feature extraction and training.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -65,13 +66,35 @@ def load_dataset(path: Path, names: Sequence[str] | None = None) -> list[TaskRec
     dirs = sorted((p.parent for root in dataset_roots(path) for p in root.glob(f"*/{TASK_FILE}")),
                   key=lambda d: d.name)
     if names is not None:
-        dirs = [d for d in dirs if d.name in set(names)]
+        chosen = set(names)
+        dirs = [d for d in dirs if d.name in chosen]
     if not dirs:
         raise FileNotFoundError(f"{path}: no task directories (with {TASK_FILE}) found")
     repeated = sorted(name for name, n in Counter(d.name for d in dirs).items() if n > 1)
     if repeated:
         raise ValueError(f"{path}: tasks {repeated[:3]} appear in more than one archive")
     return [_load_task(d) for d in dirs]
+
+
+def matching(names: Iterable[str], patterns: str) -> list[str]:
+    """The ``names`` matching one of comma-separated shell ``patterns``, in order; all of them if none is given."""
+    chosen = [p for p in patterns.split(",") if p]
+    return [n for n in names if not chosen or any(fnmatch.fnmatch(n, p) for p in chosen)]
+
+
+def load_datasets(paths: Sequence[Path], patterns: str = "") -> list[TaskRecords]:
+    """The tasks of several datasets whose names match ``patterns`` (see :func:`matching`).
+
+    Reads only the matching tasks; ``LookupError`` names a dataset none of whose tasks matches.
+    """
+    found = []
+    for path in paths:
+        names = matching((d.parent.name for root in dataset_roots(path) for d in root.glob(f"*/{TASK_FILE}")),
+                         patterns)
+        if not names:
+            raise LookupError(f"no task of {path} matches {patterns!r}")
+        found += load_dataset(path, names)
+    return found
 
 
 def dataset_roots(path: Path) -> list[Path]:

@@ -107,6 +107,15 @@ def onnx_zoo_path(name: str) -> Path:
     return Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / ONNX_ZOO[name]
 
 
+def onnx_model_path(model: str) -> tuple[str, Path]:
+    """A model's name and ONNX file: ``model`` is a file path or the name of a zoo model (:data:`ONNX_ZOO`)."""
+    if Path(model).exists():
+        return Path(model).stem, Path(model)
+    if model not in ONNX_ZOO:
+        raise FileNotFoundError(f"{model}: no such file, nor a zoo model ({', '.join(ONNX_ZOO)})")
+    return model, onnx_zoo_path(model)
+
+
 def operator_tasks(configs: Sequence[int] = (1, 2)) -> list[Task]:
     """Tasks of ``te_workload.CONFIGS`` (GEMM, conv1d/2d/3d, depthwise, ...), the given shape indices of each."""
     from tvm import IRModule

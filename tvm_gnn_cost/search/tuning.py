@@ -8,6 +8,7 @@ through it.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -210,6 +211,30 @@ def tune_workloads(
                          builder=make_builder(max_workers=num_cores), runner=make_runner(), seed=seed,
                          on_trials=on_trials)
     return TuneResult(cost_model, log.trials, time.perf_counter() - start, names, model.stats())
+
+
+def compare_cost_models(
+    tasks: Sequence[Task],
+    cost_models: Sequence[str],
+    *,
+    trials_per_task: int,
+    out: Path,
+    seed: int = 1,
+    population: int = POPULATION,
+    on_trials: Callable[[str, int], None] | None = None,
+) -> list[TuneResult]:
+    """:func:`tune_workloads` once per cost model, each in a fresh ``out/work_<model>`` (no record reused).
+
+    ``on_trials(model, n)`` reports each model's measured trials as they come.
+    """
+    results = []
+    for name in cost_models:
+        work_dir = Path(out) / f"work_{name}"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        report = (lambda n, name=name: on_trials(name, n)) if on_trials else None
+        results.append(tune_workloads(tasks, name, trials_per_task=trials_per_task, work_dir=work_dir, seed=seed,
+                                      population=population, on_trials=report))
+    return results
 
 
 def run_tune_tasks(

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from tvm_gnn_cost.cli import app
 from tvm_gnn_cost.datasets.campaign import ChunkStore, unpacked_complete, unseen_hashes, workload_hash
 from tvm_gnn_cost.datasets.database import TASK_FILE
 from tvm_gnn_cost.datasets.loading import dataset_roots, load_dataset
-from tvm_gnn_cost.datasets.workloads import suite_tasks
+from tvm_gnn_cost.datasets.workloads import Task, suite_tasks
 from tvm_gnn_cost.search.measure import host_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,10 @@ def test_finished_tasks_are_packed_into_chunks_that_a_fresh_machine_skips(tmp_pa
     assert [t.name for t in loaded] == ["gen0-0000.mean", "gen0-0001.mean"]
     assert all(len(t.seconds) == 2 and np.isfinite(t.seconds).all() for t in loaded)
 
+    tasks = [t for t in suite_tasks(["ops"], host_target()) if t.name in ("GMM-1", "C2D-1")]
+    renamed = [replace(tasks[0], name="gen0-0000.mean")]  # a packed task's name: skipped whatever it computes
+    equal = Task("another-name", loaded[0].mod, 1.0, "elsewhere")  # a packed task's workload, renamed
+    assert ChunkStore(store).unmeasured(tasks + renamed + [equal]) == tasks
     output = _generate(tmp_path / "fresh-machine", store)  # nothing of the first work dir, the same store
     assert "0 tasks not yet in" in output and "nothing new to pack" in output
     assert len(ChunkStore(store).cards()) == 2

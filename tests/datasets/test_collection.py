@@ -16,7 +16,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerResult
 from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
 from tvm_gnn_cost.datasets.collection import Recipe, _record, collect_task
 from tvm_gnn_cost.datasets.database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
-from tvm_gnn_cost.datasets.loading import load_dataset
+from tvm_gnn_cost.datasets.loading import load_dataset, load_datasets, matching
 from tvm_gnn_cost.datasets.workloads import get_workload, suite_tasks, workload_task
 from tvm_gnn_cost.features.extraction import extract_stage_graphs
 from tvm_gnn_cost.search.measure import tune_context
@@ -77,6 +77,27 @@ def test_load_dataset_from_directory_and_archive(tmp_path, tools):
     assert load_dataset(archive, names=["gemm-128"])[0].name == "gemm-128"
     with pytest.raises(FileNotFoundError, match="no task directories"):
         load_dataset(tmp_path / "data", names=["resnet"])
+    assert [t.name for t in load_datasets([root, archive], "gemm-*,*x64")] == [t.name for t in from_dir] * 2
+    with pytest.raises(LookupError, match="no task of .*/data matches 'resnet\\*'"):
+        load_datasets([root, archive], "resnet*")
+
+
+def test_names_match_any_of_comma_separated_patterns():
+    names = ["gemm-128", "conv2d-1", "resnet50.fused_conv2d"]
+    assert matching(names, "") == names
+    assert matching(names, "gemm-*,*conv2d") == ["gemm-128", "resnet50.fused_conv2d"]
+    assert matching(names, ",") == names and matching(names, "vgg*") == []
+
+
+@pytest.mark.parametrize(("recipe", "message"), [
+    ({"random": 0, "search": 0}, "positive number"),
+    ({"random": -1, "search": 8}, "positive number"),
+    ({"random": 8, "search": 8, "population": 4}, "population must be at least the search's round \\(8"),
+])
+def test_a_recipe_that_cannot_run_is_refused(recipe, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**recipe)
+    assert Recipe(32, 8).to_json() == {"random": 32, "search": 8, "population": 64, "seed": 1}
 
 
 def test_model_tasks_are_extracted_once_across_suites():

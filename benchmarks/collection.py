@@ -34,6 +34,7 @@ from tvm_gnn_cost.datasets.collection import Recipe, collect_task
 from tvm_gnn_cost.datasets.database import TASK_FILE
 from tvm_gnn_cost.datasets.generator import generated_tasks
 from tvm_gnn_cost.datasets.loading import load_dataset
+from tvm_gnn_cost.evaluation import mean_sd
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_collection
 from tvm_gnn_cost.provenance import results_header
@@ -79,9 +80,7 @@ def summarize(runs: list[dict]) -> dict:
             if t["after"]["best_seconds"] and t["before"]["best_seconds"]]
     return {
         "per_seed": per_seed,
-        "records_per_hour_ratio": {"mean": float(np.mean(ratios)),
-                                   "std": float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0,
-                                   "values": ratios},
+        "records_per_hour_ratio": {**mean_sd(ratios), "values": ratios},
         "best_ratio_after_over_before": {"geomean": float(np.exp(np.mean(np.log(best)))) if best else None,
                                          "median": float(np.median(best)) if best else None,
                                          "values": best},
@@ -129,7 +128,6 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "seconds": round(time.perf_counter() - begin, 1),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
     plot_collection(result, out.with_suffix(".png"), title=f"collection recipes side by side ({result['machine']['cpu']})")
     ratio = result["summary"]["records_per_hour_ratio"]

@@ -31,7 +31,7 @@ import xgboost
 
 from tvm_gnn_cost import TrainConfig, host_target, make_cost_model
 from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset
-from tvm_gnn_cost.evaluation import Features, Predictor, Records, evaluate, fitted_xgb, learner_predictor
+from tvm_gnn_cost.evaluation import Features, Predictor, Records, evaluate, fitted_xgb, learner_predictor, mean_sd
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_metric_bars
 from tvm_gnn_cost.provenance import results_header
@@ -122,11 +122,7 @@ def aggregate(runs: list[dict]) -> dict:
             metrics = runs[0]["models"][model][where]
             out[model][where] = {}
             for name in metrics:
-                values = [r["models"][model][where][name] for r in runs if r["models"][model][where][name] is not None]
-                out[model][where][name] = (
-                    {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
-                    if values else None
-                )
+                out[model][where][name] = mean_sd([r["models"][model][where][name] for r in runs])
     return out
 
 
@@ -185,7 +181,6 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "seconds": round(time.perf_counter() - start, 1),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
     plot_metric_bars(result["summary"], out.with_suffix(".png"),
                      title=f"offline prediction quality, {len(args.seeds)} seeds ({result['machine']['cpu']})")

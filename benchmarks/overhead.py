@@ -111,7 +111,6 @@ def main(argv: list[str] | None = None) -> dict:
         "build_ratio_pooled_over_local": build["pooled_builder"] / build["local_builder"],
         "target_predict_ratio_max": 2.0,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     for key in ("predict_seconds", "update_seconds", "predict_ratio_gnn_over_xgb", "update_ratio_gnn_over_xgb",
                 "build_seconds"):

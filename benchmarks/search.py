@@ -239,7 +239,6 @@ def write_result(out: Path, tasks: list[Task], args: argparse.Namespace, runs: d
         "runs": runs,
         "seconds": round(sum(r["wall_seconds"] for by_model in runs.values() for rs in by_model.values() for r in rs)),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
     curves = {task: {model: [[np.inf if x is None else x for x in r["curve"]] for r in seed_runs]
                      for model, seed_runs in by_model.items()}

@@ -40,14 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import TrainConfig, host_target, make_cost_model
-from tvm_gnn_cost.datasets.database import TASK_FILE
-from tvm_gnn_cost.datasets.loading import TaskRecords, dataset_roots, load_dataset
+from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, task_names
 from tvm_gnn_cost.evaluation import (
     Features,
     evaluate,
     every_record,
     fitted_xgb,
     learner_predictor,
+    mean_sd,
     teach,
 )
 from tvm_gnn_cost.files import write_json
@@ -60,13 +60,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 PRETRAINING = [ROOT / "data" / "generated", ROOT / "data" / "ops-resnet50-squeezenet.tar.xz"]
 UNSEEN = ROOT / "data" / "unseen-inception-vgg-zfnet.tar.xz"
 ROUND = 32  # candidates a search measures per round (tune_tasks' num_trials_per_iter)
+QUICK_TASKS = 24  # --quick: pretraining tasks per dataset, every 8th up to this many (the corpus keeps growing)
 GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay")
 MODELS = (*GNN_VARIANTS, "gnn-scratch", "xgb-pretrained", "xgb")
-
-
-def every_nth(dataset: Path, n: int) -> list[str]:
-    """Every n-th task name of a dataset, in name order, read without loading any record (``--quick``)."""
-    return sorted(d.parent.name for root in dataset_roots(dataset) for d in root.glob(f"*/{TASK_FILE}"))[::n]
 
 
 def fine_tuned(learner: GNNLearner, new: list[Sample], replay: list[Sample]) -> GNNLearner:
@@ -105,14 +101,6 @@ def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: Ta
     if model.data_size < model.num_warmup_samples or model.booster is None:
         return rng.uniform(size=len(test))
     return model.predict(task.context(), [task.candidates[i] for i in test])
-
-
-def mean_sd(values: list[float | None]) -> dict[str, float] | None:
-    """Mean and sample sd of the finite values; None if there are none (XGBModel's latency error)."""
-    finite = [v for v in values if v is not None and np.isfinite(v)]
-    if not finite:
-        return None
-    return {"mean": float(np.mean(finite)), "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0}
 
 
 def aggregate(runs: list[dict], key: str) -> dict:
@@ -201,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     start = time.perf_counter()
     pretraining = [t for path in args.pretraining
-                   for t in load_dataset(path, every_nth(path, 8) if args.quick else None)]
+                   for t in load_dataset(path, task_names(path)[::8][:QUICK_TASKS] if args.quick else None)]
     unseen = [t for t in load_dataset(args.unseen) if len(t.seconds) >= args.test + max(args.shots)]
     if args.quick:
         unseen = unseen[:2]
@@ -242,7 +230,6 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "seconds": round(time.perf_counter() - start, 1),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
     plot_shot_curves(result["summary"], out.with_suffix(".png"),
                      title=f"unseen models, {len(args.seeds)} seeds ({result['machine']['cpu']})")

@@ -38,7 +38,11 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
 
 def write_json(path: str | os.PathLike, data: object) -> None:
-    """Replace ``path`` with ``data`` as indented JSON atomically (streamed, not built in memory first)."""
+    """Replace ``path`` with ``data`` as indented JSON atomically (streamed, not built in memory first).
+
+    Creates the parent directories.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as f:
         text = io.TextIOWrapper(f, encoding="utf-8")
         json.dump(data, text, indent=2)

@@ -244,3 +244,39 @@ def plot_collection(result: Mapping, path: Path, *, title: str = "") -> None:
     for ax in (rate_ax, best_ax):
         ax.grid(True, axis="y", alpha=0.3)
     _save(fig, path, title)
+
+
+def plot_data_scaling(result: Mapping, path: Path, *, title: str = "") -> None:
+    """Pairwise and top-1 against pretraining records (GNN and XGBModel, mean with a ±sd band), then the CPU arms.
+
+    ``result["curve"]["<model>@<fraction>"][metric]`` and ``result["cpus"][arm][metric]`` are
+    ``{"mean": ..., "std": ...}`` (``benchmarks/data_scaling.py``).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    curve = result["curve"]
+    for ax, metric in zip(axes[:2], ("pairwise_accuracy", "top1")):
+        for model in ("gnn", "xgb"):
+            points = [curve[f"{model}@{f:g}"] for f in result["fractions"]]
+            records = np.array([p["records"]["mean"] for p in points])
+            mean = np.array([p[metric]["mean"] for p in points])
+            std = np.array([p[metric]["std"] for p in points])
+            ax.plot(records, mean, marker="o", label="GNN" if model == "gnn" else "XGBModel")
+            ax.fill_between(records, mean - std, mean + std, alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xlabel("pretraining records")
+        ax.set_ylabel(BAR_METRICS.get(metric, metric))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    arms = list(result["cpus"])
+    stats = [result["cpus"][arm]["pairwise_accuracy"] for arm in arms]
+    axes[2].bar(range(len(arms)), [s["mean"] for s in stats], yerr=[s["std"] for s in stats], capsize=3)
+    axes[2].set_xticks(range(len(arms)), arms, rotation=15)
+    low = min(s["mean"] - s["std"] for s in stats)
+    axes[2].set_ylim(max(0.0, low - 0.05), None)
+    axes[2].set_ylabel("pairwise accuracy")
+    axes[2].set_title(f"which CPUs' data (unseen models on {result['measured_on']})")
+    axes[2].grid(True, axis="y", alpha=0.3)
+    _save(fig, path, title)

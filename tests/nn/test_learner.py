@@ -73,6 +73,17 @@ def test_save_and_load_restore_the_learner_and_the_same_seed_gives_the_same_scor
         GNNLearner(pretrained=tmp_path / "missing.pt")
 
 
+def test_a_format_1_checkpoint_loads_as_a_network_without_the_cpu_input(tmp_path):
+    GNNLearner(config=GNNConfig(hidden=16, cpu_features=0), seed=1).save(tmp_path / "new.pt")
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    del payload["model_config"]["cpu_features"]  # what format 1 wrote: no such field, no such weights
+    torch.save({**payload, "format_version": 1}, tmp_path / "v1.pt")
+    old = GNNLearner(pretrained=tmp_path / "v1.pt")
+    assert old.config.cpu_features == 0 and old.network.cpu_encoder is None
+    graphs = [s.graph for s in _samples(4, 2)]
+    np.testing.assert_array_equal(old.predict(graphs)[0], GNNLearner(pretrained=tmp_path / "new.pt").predict(graphs)[0])
+
+
 def test_the_learner_trains_and_predicts_without_importing_tvm():
     code = textwrap.dedent("""
         import sys

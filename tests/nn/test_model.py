@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
 from tvm_gnn_cost.nn.data import collate
-from tvm_gnn_cost.nn.graph import EDGE_FEATURES, EdgeType, NODE_FEATURES, StageGraph
+from tvm_gnn_cost.nn.graph import CPU_FEATURES, EDGE_FEATURES, EdgeType, NODE_FEATURES, StageGraph
 from tvm_gnn_cost.nn.model import GNNConfig, StageGNN
 
 
@@ -23,7 +26,7 @@ def chain(n: int, seed: int, with_edges: bool = True) -> StageGraph:
 
 def run(model: StageGNN, graphs: list[StageGraph]):
     batch = collate(graphs)
-    return model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(graphs))
+    return model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(graphs), batch.cpu_features)
 
 
 def test_collate_offsets_edges_and_assigns_graphs():
@@ -57,3 +60,18 @@ def test_prediction_does_not_depend_on_batch_neighbours():
     alone = run(model, [chain(3, 0)])[0]
     together = run(model, [chain(2, 5), chain(3, 0), chain(4, 6)])[0][1:2]
     torch.testing.assert_close(alone, together)
+
+
+def test_the_cpu_enters_the_prediction_unless_the_network_has_no_cpu_input():
+    torch.manual_seed(0)
+    graph = chain(4, 0)
+    wide, narrow = (replace(graph, cpu=np.array([v, 1, 0.2, 0.8, 0.8, 0.9], dtype=np.float32)) for v in (1.0, 0.5))
+    assert collate([graph, wide]).cpu_features.tolist()[0] == [0.0] * len(CPU_FEATURES)  # unknown CPU: zeros
+    model = StageGNN(GNNConfig()).eval()
+    with torch.no_grad():
+        assert not torch.allclose(run(model, [wide])[0], run(model, [narrow])[0])
+        blind = StageGNN(GNNConfig(cpu_features=0)).eval()  # a format-1 network
+        assert torch.equal(run(blind, [wide])[0], run(blind, [narrow])[0])
+        batch = collate([wide])
+        with pytest.raises(ValueError, match="CPU's features"):
+            model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, 1)

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class TaskRecords:
-    """The measured candidates of one task: ``seconds[i]`` is NaN where candidate ``i`` failed."""
+    """The measured candidates of one task: ``seconds[i]`` is NaN where candidate ``i`` failed.
+
+    ``caches`` are the data caches of the machine that measured them, where ``task.json`` recorded them.
+    """
 
     name: str
     source: str
@@ -41,6 +44,12 @@ class TaskRecords:
     target: Target
     candidates: list[ms.MeasureCandidate]
     seconds: np.ndarray
+    caches: dict[str, int] | None = None
+
+    @property
+    def cpu(self) -> str:
+        """The CPU the records were measured for (the target's ``mcpu``)."""
+        return str(self.target.attrs["mcpu"]) if "mcpu" in self.target.attrs else "unknown"
 
     def context(self, num_threads: int = 2) -> ms.TuneContext:
         """A tuning context for feature extraction and cost-model calls (no search attached)."""
@@ -82,6 +91,11 @@ def matching(names: Iterable[str], patterns: str) -> list[str]:
     return [n for n in names if not chosen or any(fnmatch.fnmatch(n, p) for p in chosen)]
 
 
+def task_names(path: Path) -> list[str]:
+    """The names of a dataset's tasks, sorted, read without loading any record."""
+    return sorted(d.parent.name for root in dataset_roots(path) for d in root.glob(f"*/{TASK_FILE}"))
+
+
 def load_datasets(paths: Sequence[Path], patterns: str = "") -> list[TaskRecords]:
     """The tasks of several datasets whose names match ``patterns`` (see :func:`matching`).
 
@@ -89,8 +103,7 @@ def load_datasets(paths: Sequence[Path], patterns: str = "") -> list[TaskRecords
     """
     found = []
     for path in paths:
-        names = matching((d.parent.name for root in dataset_roots(path) for d in root.glob(f"*/{TASK_FILE}")),
-                         patterns)
+        names = matching(task_names(path), patterns)
         if not names:
             raise LookupError(f"no task of {path} matches {patterns!r}")
         found += load_dataset(path, names)
@@ -122,6 +135,7 @@ def _load_task(task_dir: Path) -> TaskRecords:
         target=records[0].target,
         candidates=[r.as_measure_candidate() for r in records],
         seconds=seconds,
+        caches=(info.get("machine") or {}).get("caches"),
     )
 
 

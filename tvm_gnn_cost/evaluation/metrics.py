@@ -88,3 +88,11 @@ def summarize(tasks: Sequence[TaskPrediction]) -> dict[str, float | None]:
 def _nanmean(values: Sequence[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
+
+
+def mean_sd(values: Sequence[float | None]) -> dict[str, float] | None:
+    """Mean and sample standard deviation over seeds of the finite ``values``; None if there is none."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return None
+    return {"mean": float(np.mean(finite)), "std": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0}

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..nn.graph import EDGE_FEATURES, HAS_ROW_COLUMN, NODE_FEATURES, STORE_FEATURES, STRUCTURE_COLUMN, EdgeType, StageGraph
+from .cpu import cpu_features
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from tvm.ir import IRModule
     from tvm.s_tir import meta_schedule as ms
@@ -199,8 +200,9 @@ def _shared_prefix(a: list[_Loop], b: list[_Loop]) -> int:
     return n
 
 
-def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") -> StageGraph:
-    """Build the stage graph of a scheduled PrimFunc given its ``PerStoreFeature`` rows."""
+def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "", cpu: np.ndarray | None = None
+                      ) -> StageGraph:
+    """Build the stage graph of a scheduled PrimFunc given its ``PerStoreFeature`` rows and its CPU's features."""
     stages = collect_stages(func)
     params = set(func.params)
     rows = store_row_of_stage(stages)
@@ -259,7 +261,7 @@ def build_stage_graph(func: Any, store_rows: np.ndarray, *, warn_key: str = "") 
         edge_attr[np.arange(len(edges)), kinds] = 1.0
         edge_attr[:, len(EdgeType)] = np.log2(1.0 + np.array(shared, dtype=np.float64))
         edge_attr[:, len(EdgeType) + 1] = np.log2(1.0 + np.array(list(edges.values()), dtype=np.float64))
-    return StageGraph(x, edge_index, edge_attr, tuple(s.name for s in stages))
+    return StageGraph(x, edge_index, edge_attr, tuple(s.name for s in stages), cpu)
 
 
 def _structure_features(
@@ -324,17 +326,21 @@ def extract_stage_graphs(
     context: ms.TuneContext,
     candidates: list[ms.MeasureCandidate],
     extractor: ms.feature_extractor.FeatureExtractor | None = None,
+    caches: Mapping[str, int] | None = None,
 ) -> list[StageGraph]:
-    """Stage graphs of MetaSchedule candidates (store rows from TVM's C++ extractor, in parallel)."""
+    """Stage graphs of MetaSchedule candidates (store rows from TVM's C++ extractor, in parallel).
+
+    ``caches`` are the measuring machine's (see :func:`~tvm_gnn_cost.features.cpu.cpu_features`).
+    """
     from tvm.s_tir import meta_schedule as ms
 
     if not candidates:
         return []
     extractor = extractor or ms.feature_extractor.PerStoreFeature()
     rows = extractor.extract_from(context, candidates)
-    key = str(context.task_name)
+    key, cpu = str(context.task_name), cpu_features(context.target, caches)
     return [
-        build_stage_graph(_main_func(c.sch.mod), r.numpy(), warn_key=key) for c, r in zip(candidates, rows)
+        build_stage_graph(_main_func(c.sch.mod), r.numpy(), warn_key=key, cpu=cpu) for c, r in zip(candidates, rows)
     ]
 
 
@@ -345,7 +351,7 @@ def stage_graphs(tasks: Sequence[TaskRecords], on_task: Callable[[], None] | Non
 
     extractor, graphs = PerStoreFeature(), {}
     for task in tasks:
-        graphs[task.name] = extract_stage_graphs(task.context(), task.candidates, extractor)
+        graphs[task.name] = extract_stage_graphs(task.context(), task.candidates, extractor, task.caches)
         if on_task:
             on_task()
     return graphs

@@ -21,8 +21,10 @@ from ..files import atomic_open
 from .model import ARCHITECTURE, GNNConfig
 from .training import TrainConfig
 
-#: Bumped whenever the checkpoint layout or the node/edge feature layout changes.
-FORMAT_VERSION = 1
+#: Bumped whenever the checkpoint layout or the feature layout changes. Version 2 added the CPU's
+#: features (:data:`graph.CPU_FEATURES`); a version-1 file still loads, as a network without them.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -54,16 +56,18 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a tvm_gnn_cost checkpoint (top level is {type(payload).__name__})")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path}: checkpoint format version {version!r}, this tvm_gnn_cost reads version {FORMAT_VERSION}; "
-            "retrain or use the tvm_gnn_cost release that wrote it"
+            f"{path}: checkpoint format version {version!r}, this tvm_gnn_cost reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; retrain or use the tvm_gnn_cost release that wrote it"
         )
     if payload.get("architecture") != ARCHITECTURE:
         raise CheckpointError(f"{path}: architecture {payload.get('architecture')!r}, expected {ARCHITECTURE!r}")
     for key in ("model_config", "train_config", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+    if version == 1 and isinstance(payload["model_config"], dict):
+        payload["model_config"].setdefault("cpu_features", 0)
     return payload
 
 

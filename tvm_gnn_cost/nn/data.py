@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from .graph import StageGraph
+from .graph import CPU_FEATURES, StageGraph
+
+_UNKNOWN_CPU = np.zeros(len(CPU_FEATURES), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def mean_seconds(run_secs: Sequence[float] | None) -> float | None:
 
 
 def collate(graphs: Sequence[StageGraph]) -> Batch:
-    """Concatenate stage graphs into one PyG ``Batch`` (vectorised; no per-graph ``Data``)."""
+    """Concatenate stage graphs into one PyG ``Batch`` (vectorised; no per-graph ``Data``); ``cpu_features`` is ``[B, C]``."""
     counts = np.fromiter((g.num_nodes for g in graphs), dtype=np.int64, count=len(graphs))
     offsets = np.cumsum(counts) - counts
     edge_index = np.concatenate([g.edge_index + off for g, off in zip(graphs, offsets)], axis=1)
@@ -51,6 +53,7 @@ def collate(graphs: Sequence[StageGraph]) -> Batch:
         edge_attr=torch.from_numpy(np.concatenate([g.edge_attr for g in graphs])),
         batch=torch.from_numpy(np.repeat(np.arange(len(graphs)), counts)),
         ptr=torch.from_numpy(ptr),
+        cpu_features=torch.from_numpy(np.stack([_UNKNOWN_CPU if g.cpu is None else g.cpu for g in graphs])),
     )
 
 

@@ -4,6 +4,8 @@ The network (:mod:`tvm_gnn_cost.nn`) sees only this; :mod:`tvm_gnn_cost.features
 from scheduled TIR. A node is a computation stage: the ``PerStoreFeature`` row of the buffer
 it stores to, a flag saying whether it has one, and :data:`STRUCTURE_FEATURES`. An edge
 carries a one-hot :class:`EdgeType`, ``log2(1 + shared loops)`` and ``log2(1 + buffer bytes)``.
+The graph as a whole carries :data:`CPU_FEATURES`, which describe the CPU it runs on, so data
+measured on several CPUs trains one model.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ class EdgeType(IntEnum):
 #: Edge feature width: one-hot type, shared loops, buffer bytes.
 EDGE_FEATURES = len(EdgeType) + 2
 
+#: Graph-level features of the CPU (the same for every candidate of a task), each scaled to about 0..1:
+#: SIMD width / 512 bits, FMA, log2 of the cores the schedule may use / 6, log2 of the L1d, L2 and
+#: L3 sizes in KiB / 6, 11 and 16. All zeros: the CPU is unknown.
+CPU_FEATURES: tuple[str, ...] = ("vector_bits", "fma", "log2_cores", "log2_l1d", "log2_l2", "log2_l3")
+
+
 @dataclass(frozen=True)
 class StageGraph:
     """One candidate as a graph of numpy arrays (no torch, no TVM objects).
@@ -78,13 +86,15 @@ class StageGraph:
     Shapes:
         x: ``[num_nodes, NODE_FEATURES]`` float32;
         edge_index: ``[2, num_edges]`` int64 (source row, target row);
-        edge_attr: ``[num_edges, EDGE_FEATURES]`` float32.
+        edge_attr: ``[num_edges, EDGE_FEATURES]`` float32;
+        cpu: ``[len(CPU_FEATURES)]`` float32, or None for an unknown CPU (read as zeros).
     """
 
     x: np.ndarray
     edge_index: np.ndarray
     edge_attr: np.ndarray
     block_names: tuple[str, ...]
+    cpu: np.ndarray | None = None
 
     @property
     def num_nodes(self) -> int:

@@ -12,7 +12,7 @@ from torch import nn
 from torch_geometric.nn import GATv2Conv
 from torch_geometric.nn.aggr import AttentionalAggregation, SumAggregation
 
-from .graph import EDGE_FEATURES, NODE_FEATURES
+from .graph import CPU_FEATURES, EDGE_FEATURES, NODE_FEATURES
 
 #: Name stored in checkpoints; a file naming another architecture is refused.
 ARCHITECTURE = "StageGNN"
@@ -25,6 +25,8 @@ class GNNConfig:
     Attributes:
         node_features: width of a node feature row (:data:`graph.NODE_FEATURES`).
         edge_features: width of an edge feature row (:data:`graph.EDGE_FEATURES`).
+        cpu_features: width of the graph-level CPU row (:data:`graph.CPU_FEATURES`); 0 ignores
+            the CPU (checkpoints of format 1 had no CPU input).
         hidden: width of node embeddings.
         num_layers: message-passing layers; 0 switches message passing off (the ablation).
         heads: attention heads per layer (averaged).
@@ -35,6 +37,7 @@ class GNNConfig:
 
     node_features: int = NODE_FEATURES
     edge_features: int = EDGE_FEATURES
+    cpu_features: int = len(CPU_FEATURES)
     hidden: int = 64
     num_layers: int = 2
     heads: int = 2
@@ -53,12 +56,14 @@ class StageGNN(nn.Module):
         h_i' = \mathrm{LN}\Big(h_i + \mathrm{ReLU}\big(W_r h_i +
                \sum_{j \in N(i)} \alpha_{ij} W_n h_j\big)\Big)
 
-    The graph readout concatenates a sum over stages (stage costs add up, as in XGBModel's
+    The CPU's features enter every node's embedding (a learned projection added after the
+    encoder), so message passing and readout see what the CPU offers. The graph readout concatenates a sum over stages (stage costs add up, as in XGBModel's
     pack-sum) with an attention-weighted pooling, and an MLP gives two outputs.
 
     Shapes:
         - input: x ``[N, node_features]``, edge_index ``[2, E]``, edge_attr
-          ``[E, edge_features]``, batch ``[N]`` (graph of each node), num_graphs ``B``
+          ``[E, edge_features]``, batch ``[N]`` (graph of each node), num_graphs ``B``, cpu
+          ``[B, cpu_features]`` (ignored when the config has none)
         - output: score ``[B]`` (higher is faster; ranking only), log_latency ``[B]`` (log s)
     """
 
@@ -68,6 +73,7 @@ class StageGNN(nn.Module):
         h = config.hidden
         self.input_norm = nn.LayerNorm(config.node_features)
         self.encoder = nn.Sequential(nn.Linear(config.node_features, h), nn.ReLU(), nn.Linear(h, h))
+        self.cpu_encoder = nn.Linear(config.cpu_features, h) if config.cpu_features else None
         self.convs = nn.ModuleList(
             GATv2Conv(h, h, heads=config.heads, concat=False, edge_dim=config.edge_features,
                       add_self_loops=False)
@@ -92,8 +98,13 @@ class StageGNN(nn.Module):
         edge_attr: torch.Tensor,
         batch: torch.Tensor,
         num_graphs: int,
+        cpu: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(self.input_norm(x))
+        if self.cpu_encoder is not None:
+            if cpu is None:
+                raise ValueError("this network takes the CPU's features: pass cpu [num_graphs, cpu_features]")
+            h = h + self.cpu_encoder(cpu)[batch]
         for conv, root, norm in zip(self.convs, self.roots, self.norms):
             h = norm(h + torch.relu(root(h) + conv(h, edge_index, edge_attr)))
         pooled = torch.cat(

@@ -74,7 +74,7 @@ def fit(
             order = generator.permutation(n)
         idx, order = order[: config.batch_size], order[config.batch_size :]
         batch = collate([graphs[i] for i in idx])
-        score, pred_log = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(idx))
+        score, pred_log = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(idx), batch.cpu_features)
         loss = config.rank_weight * pairwise_rank_loss(
             score, torch.from_numpy(throughput[idx]), torch.from_numpy(task[idx])
         ) + config.latency_weight * latency_loss(pred_log, torch.from_numpy(log_latency[idx]))
@@ -98,7 +98,7 @@ def predict_graphs(model: StageGNN, graphs: Sequence[StageGraph], chunk: int = 4
     for start in range(0, len(graphs), chunk):
         part = graphs[start : start + chunk]
         batch = collate(part)
-        s, l = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(part))
+        s, l = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(part), batch.cpu_features)
         scores.append(s.numpy())
         logs.append(l.numpy())
     if not scores:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tvm_gnn_cost.cli import app
 from tvm_gnn_cost.datasets.campaign import ChunkStore, unpacked_complete, unseen_hashes, workload_hash
 from tvm_gnn_cost.datasets.database import TASK_FILE
+from tvm_gnn_cost.datasets.generator import iter_generated_tasks
 from tvm_gnn_cost.datasets.loading import dataset_roots, load_dataset
 from tvm_gnn_cost.datasets.workloads import Task, suite_tasks
 from tvm_gnn_cost.search.measure import host_target
@@ -59,8 +60,16 @@ def test_finished_tasks_are_packed_into_chunks_that_a_fresh_machine_skips(tmp_pa
     equal = Task("another-name", loaded[0].mod, 1.0, "elsewhere")  # a packed task's workload, renamed
     assert ChunkStore(store).unmeasured(tasks + renamed + [equal]) == tasks
     output = _generate(tmp_path / "fresh-machine", store)  # nothing of the first work dir, the same store
-    assert "0 tasks not yet in" in output and "nothing new to pack" in output
+    assert "2 model verdicts restored from models-s0.json" in output  # checked once, on the first machine
+    assert "measured 0 records" in output and "nothing new to pack" in output
     assert len(ChunkStore(store).cards()) == 2
+
+    verdicts = json.loads((store / "models-s0.json").read_text())
+    done = {name for entry in verdicts.values() for name in entry["tasks"]}  # as if every task were packed
+    third = tmp_path / "third-machine"
+    assert ChunkStore(store).restore_models(third, 0) == 2
+    assert list(iter_generated_tasks(third, 2, 0, host_target(), done=done)) == []
+    assert not any((third / "models").iterdir())  # models whose tasks are all done are not even generated
 
 
 def test_two_chunks_holding_one_task_name_are_refused(tmp_path):

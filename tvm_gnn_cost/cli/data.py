@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,9 +28,11 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
     from tvm.target import Target
 
     from ..datasets.collection import Recipe
+    from ..datasets.workloads import Task
 
 
 @app.command()
@@ -59,8 +61,10 @@ def collect(
     with console.status("importing models and extracting tasks"):
         excluded = unseen_hashes(target) if exclude_unseen else set()
         found = suite_tasks(chosen, target, op_configs=[int(i) for i in op_configs.split(",") if i], exclude=excluded)
-    _collect(matching_tasks(found, tasks), out, target, make_runner(), recipe,
-             manifest={"command": invocation(context)})
+    found = matching_tasks(found, tasks)
+    with progress_bar() as progress:
+        _collect(found, out, target, make_runner(), recipe, progress=progress, count=len(found),
+                 manifest={"command": invocation(context)})
 
 
 @app.command()
@@ -90,7 +94,8 @@ def generate(
     packs every task it finished: SIGTERM lets the task under way finish first, Ctrl-C does not.
     """
     from ..datasets.campaign import ChunkPacker, ChunkStore, unseen_hashes
-    from ..datasets.generator import FAMILIES, GENERATOR_VERSION, generated_tasks
+    from ..datasets.generator import FAMILIES, GENERATOR_VERSION, iter_generated_tasks
+    from ..datasets.loading import matching
     from ..search.measure import host_target, make_runner
 
     if models < 1:
@@ -104,32 +109,40 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     with console.status("extracting the unseen models' tasks, which are never measured"):
         excluded = unseen_hashes(tvm_target)
-    with progress_bar() as progress:
-        bar = progress.add_task("generating and checking models", total=models)
-        found, index = generated_tasks(out, models, seed, tvm_target, exclude=excluded, version=version,
-                                       on_model=lambda name, entry: progress.advance(bar))
-    ok = [name for name, entry in index.items() if entry["status"] == "ok"]
-    console.print(f"{len(ok)} of {len(index)} models pass the check; {len(found)} distinct tasks")
-    generator = {"seed": seed, "version": version, "models": models, "passed": len(ok), "distinct_tasks": len(found)}
-    found, packer = matching_tasks(found, tasks), None
-    if chunks is not None:
+    packer, packed = None, {}
+    if chunks is not None:  # skip what the store holds: its tasks, and its models whose tasks are all packed
         store = ChunkStore(chunks)
-        found = store.unmeasured(found)
-        console.print(f"{len(found)} tasks not yet in {chunks}'s {len(store.cards())} chunks")
+        packed, restored = store.packed(), store.restore_models(out, seed)
+        console.print(f"{len(store.cards())} chunks in {chunks} hold {len(packed)} tasks; "
+                      f"{restored} model verdicts restored from {store.models_file(seed).name}")
+    # cards and the manifest share this dict: they record the counts as models are checked
+    generator = {"seed": seed, "version": version, "models": models, "passed": 0, "distinct_tasks": 0}
+    if chunks is not None:
         packer = ChunkPacker.for_collection(store, out, tvm_target, generator=generator, recipe=recipe,
                                             every_seconds=chunk_minutes * 60)
     stop: list[int] = []  # SIGTERM: finish the task under way, pack, and exit
     on_term = signal.signal(signal.SIGTERM, lambda signum, _frame: stop.append(signum))
     try:
-        _collect(found, out, tvm_target, make_runner(rpc=rpc), recipe, after_task=packer, should_stop=lambda: bool(stop),
-                 manifest={"command": invocation(context), "generator": generator})
+        with progress_bar() as progress:
+            bar = progress.add_task("generating and checking models", total=models)
+
+            def on_model(name: str, entry: dict) -> None:
+                generator["passed"] += entry["status"] == "ok"
+                generator["distinct_tasks"] += len(entry.get("tasks", ()))
+                progress.advance(bar)
+
+            found = (t for t in iter_generated_tasks(out, models, seed, tvm_target, version=version, on_model=on_model,
+                                                     exclude=excluded | set(packed.values()), done=packed)
+                     if matching([t.name], tasks))
+            _collect(found, out, tvm_target, make_runner(rpc=rpc), recipe, progress=progress, after_task=packer,
+                     should_stop=lambda: bool(stop), manifest={"command": invocation(context), "generator": generator})
     finally:  # Ctrl-C too packs the tasks finished so far
         signal.signal(signal.SIGTERM, on_term)
         if packer is not None:
             archive = packer.flush()
             console.print(f"packed {archive}" if archive else "nothing new to pack")
-    if stop:
-        console.print("stopped by SIGTERM; run the same command again to resume")
+    console.print(f"{generator['passed']} of {models} models pass the check; {generator['distinct_tasks']} distinct "
+                  "tasks" + ("; stopped by SIGTERM: run the same command again to resume" if stop else ""))
 
 
 def _recipe(random: int, search: int, population: int | None, seed: int) -> Recipe:
@@ -143,23 +156,26 @@ def _recipe(random: int, search: int, population: int | None, seed: int) -> Reci
         raise typer.BadParameter(str(err), param_hint=hint) from None
 
 
-def _collect(tasks: list, out: Path, target: Target, runner: object, recipe: Recipe, *,
-             after_task: Callable | None = None, should_stop: Callable[[], bool] | None = None,
-             manifest: dict) -> None:
-    """:func:`~tvm_gnn_cost.datasets.collection.collect_tasks` with a progress bar, then a one-line summary."""
+def _collect(tasks: Iterable[Task], out: Path, target: Target, runner: object, recipe: Recipe, *, progress: Progress,
+             count: int | None = None, after_task: Callable | None = None,
+             should_stop: Callable[[], bool] | None = None, manifest: dict) -> None:
+    """:func:`~tvm_gnn_cost.datasets.collection.collect_tasks` with a bar on ``progress``, then a one-line summary.
+
+    ``count`` is how many tasks there are, where known before they come.
+    """
     from ..datasets.collection import collect_tasks
     from ..search.measure import make_builder
 
-    with progress_bar() as progress:
-        per_task = recipe.random + recipe.search
-        bar = progress.add_task("collecting", total=len(tasks) * per_task)
+    per_task = recipe.random + recipe.search
+    bar = progress.add_task("collecting", total=count * per_task if count is not None else None)
 
-        def on_task(i: int, task: object) -> None:
-            progress.update(bar, completed=i * per_task, description=f"[{i + 1}/{len(tasks)}] {task.name}")
+    def on_task(i: int, task: Task) -> None:
+        progress.update(bar, completed=i * per_task, description=f"[{i + 1}/{count or '?'}] {task.name}")
 
-        result = collect_tasks(tasks, out, target, make_builder(), runner, recipe, manifest=manifest, on_task=on_task,
-                               on_records=lambda n: progress.advance(bar, n), after_task=after_task,
-                               should_stop=should_stop)
+    result = collect_tasks(tasks, out, target, make_builder(), runner, recipe, manifest=manifest, on_task=on_task,
+                           on_records=lambda n: progress.advance(bar, n), after_task=after_task,
+                           should_stop=should_stop)
+    progress.stop()
     failed = result["failed_tasks"]
     console.print(f"measured {result['records_this_run']} records in {result['seconds_this_run']:.0f} s "
                   f"({result['records_per_hour']} per hour) over {len(result['tasks'])} tasks in {out}"

@@ -101,6 +101,33 @@ class ChunkStore:
         hashes = set(packed.values())
         return [t for t in tasks if t.name not in packed and f"{tvm_ffi.structural_hash(t.mod):016x}" not in hashes]
 
+    def models_file(self, seed: int) -> Path:
+        """``models-s<seed>.json``: the verdict and tasks of every generated model of ``seed`` checked so far."""
+        return self.root / f"models-s{seed}.json"
+
+    def restore_models(self, work_dir: Path, seed: int) -> int:
+        """Give ``work_dir``'s ``models.json`` the store's verdicts it lacks, so a fresh machine checks no model again.
+
+        Returns how many it added. (The check runs on the CPU that first met the model; a model
+        that matches onnxruntime there is taken to match it everywhere.)
+        """
+        stored = self.models_file(seed)
+        if not stored.exists():
+            return 0
+        local = work_dir / "models.json"
+        index = json.loads(local.read_text()) if local.exists() else {}
+        missing = {k: v for k, v in json.loads(stored.read_text()).items() if k not in index}
+        if missing:
+            write_json(local, {**index, **missing})
+        return len(missing)
+
+    def keep_models(self, work_dir: Path, seed: int) -> None:
+        """Merge ``work_dir``'s ``models.json`` into the store's verdicts of ``seed``."""
+        local, stored = work_dir / "models.json", self.models_file(seed)
+        if local.exists():
+            before = json.loads(stored.read_text()) if stored.exists() else {}
+            write_json(stored, dict(sorted({**before, **json.loads(local.read_text())}.items())))
+
     def next_name(self, cpu: str, seed: int) -> str:
         """The name of the next chunk of ``cpu`` and generator ``seed``."""
         taken = [int(m["index"]) for c in self.cards() if (m := _CHUNK.match(c["chunk"]))
@@ -171,9 +198,10 @@ class ChunkPacker:
         return self.flush() if time.monotonic() - self.last >= self.every_seconds else None
 
     def flush(self) -> Path | None:
-        """Pack every finished task no chunk holds yet (nothing if there is none)."""
+        """Pack every finished task no chunk holds yet (nothing if there is none), and keep the models' verdicts."""
         self.last = time.monotonic()
         names = unpacked_complete(self.work_dir, self.store.packed())
+        self.store.keep_models(self.work_dir, self.seed)
         return self.store.pack(self.work_dir, names, cpu=self.cpu, seed=self.seed, meta=self.meta) if names else None
 
 
@@ -225,7 +253,7 @@ def _recipe(recipe: dict | None) -> str:
 
 README = """# Generated pretraining data, in chunks
 
-Written by `tvm-gnn-cost generate ... --chunks data/generated` (`tvm_gnn_cost/campaign.py`);
+Written by `tvm-gnn-cost generate ... --chunks data/generated` (`tvm_gnn_cost/datasets/campaign.py`);
 do not edit by hand: every new chunk rewrites this page from the chunks' cards.
 
 Each chunk `<cpu>-s<seed>-<index>.tar.xz` holds finished tasks of random models of generator

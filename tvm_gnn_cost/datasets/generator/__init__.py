@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -151,13 +151,26 @@ def generated_tasks(
     count: int,
     seed: int,
     target: Target,
+    **options: Any,
+) -> tuple[list[Task], dict[str, dict]]:
+    """Every task :func:`iter_generated_tasks` yields, and ``out/models.json``'s content after it."""
+    tasks = list(iter_generated_tasks(out, count, seed, target, **options))
+    return tasks, json.loads((out / "models.json").read_text())
+
+
+def iter_generated_tasks(
+    out: Path,
+    count: int,
+    seed: int,
+    target: Target,
     *,
     check_target: Target | None = None,
     exclude: Collection[str] = (),
+    done: Collection[str] = (),
     version: int = GENERATOR_VERSION,
     on_model: Callable[[str, dict], None] | None = None,
-) -> tuple[list[Task], dict[str, dict]]:
-    """Generate ``count`` models into ``out/models``, check each, and return their distinct tasks.
+) -> Iterator[Task]:
+    """Generate ``count`` models into ``out/models``, check each, and yield their distinct tasks as they come.
 
     A model new to ``out`` is drawn with generator ``version``; one ``models.json`` already lists
     keeps the version recorded there (1 when none is, as before versions were recorded), so a
@@ -165,10 +178,12 @@ def generated_tasks(
     (``gen<seed>-<index>.onnx``) and checked once with
     :func:`check_model` on ``check_target`` (default: this machine's CPU); the verdict, the
     reason and the model's new tasks go to ``out/models.json``, so a rerun neither regenerates
-    nor rechecks. A model that fails is logged and skipped. Tasks are de-duplicated across
-    models by structural hash: a task equal to one of an earlier model is measured once, under
-    that model's name; a task whose hash (hex) is in ``exclude`` is left out (measured elsewhere,
-    or a task of a model no training may see). Returns the tasks and ``models.json``'s content.
+    nor rechecks. A model that fails is logged and skipped, and so is one whose recorded tasks
+    are all in ``done`` (e.g. packed into chunks: it is not even imported). Tasks are
+    de-duplicated across models by structural hash: a task equal to one of an earlier model is
+    yielded once, under that model's name; a task whose hash (hex) is in ``exclude`` is left out
+    (measured elsewhere, or a task of a model no training may see). Yielding model by model
+    lets measuring start with the first model rather than after the last.
     """
     import onnx
     import tvm_ffi
@@ -182,12 +197,15 @@ def generated_tasks(
     models_dir.mkdir(parents=True, exist_ok=True)
     index_path = out / "models.json"
     index: dict[str, dict] = json.loads(index_path.read_text()) if index_path.exists() else {}
-    seen = set(exclude)
-    tasks: list[Task] = []
+    seen, done = set(exclude), set(done)
     for i in range(count):
         name = f"gen{seed}-{i:04d}"
-        path = models_dir / f"{name}.onnx"
         entry = index.get(name)
+        if entry and entry["status"] == "ok" and "tasks" in entry and done.issuperset(entry["tasks"]):
+            if on_model:
+                on_model(name, entry)
+            continue
+        path = models_dir / f"{name}.onnx"
         drawn_with = entry.get("version", 1) if entry else version
         if not path.exists():
             onnx.save(random_model(model_seed(seed, i), name, version=drawn_with), str(path))
@@ -200,15 +218,14 @@ def generated_tasks(
             entry = {"status": "ok" if check.ok else "failed", "reason": check.reason,
                      "max_abs_error": check.max_abs_error, "seed": model_seed(seed, i), "version": drawn_with,
                      "family": model_family(model_seed(seed, i), drawn_with)}
+        new = []
         if entry["status"] == "ok":
-            new = []
             for task in relax_tasks(imported.mod, target, name, f"generated:{name}"):
                 key = f"{tvm_ffi.structural_hash(task.mod):016x}"
                 if key not in seen:
                     seen.add(key)
                     new.append(task)
-            tasks += new
-            entry["tasks"] = [t.name for t in new]
+            entry = {**entry, "tasks": entry.get("tasks", [t.name for t in new])}  # as first found: done skips by it
         else:
             logger.warning("generated model %s skipped: %s", path, entry["reason"])
         if index.get(name) != entry:
@@ -216,4 +233,4 @@ def generated_tasks(
             write_json(index_path, index)
         if on_model:
             on_model(name, entry)
-    return tasks, index
+        yield from new

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {
         **results_header(host_target()),
-        "recipes": RECIPES,
+        "recipes": {name: {k: v for k, v in r.to_json().items() if k != "seed"} for name, r in RECIPES.items()},
         "generator_seed": GENERATOR_SEED,
         "seeds": args.seeds,
         "tasks": [t.name for t in tasks],

@@ -371,6 +371,64 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
     return lines + [""]
 
 
+def collection_section(collection: dict, plot: str) -> list[str]:
+    """Records per hour of the campaign's recipe against the one before it, measured side by side."""
+    summary, recipes = collection["summary"], collection["recipes"]
+    ratio, best = summary["records_per_hour_ratio"], summary["best_ratio_after_over_before"]
+    describe = lambda r: f"{r['random']} random + {r['search']} searched, population {r['population']}"  # noqa: E731
+    return [
+        "## Collection throughput",
+        "",
+        f"`python benchmarks/collection.py` -> `benchmarks/results/collection.json` ({machine_line(collection)}). "
+        f"{len(collection['tasks'])} tasks of generated models, each collected by both recipes with the same "
+        f"builder and runner, alternating which goes first, seeds {collection['seeds']}: before "
+        f"({describe(recipes['before'])}) and after ({describe(recipes['after'])}).",
+        "",
+        f"Records per hour, after / before: **{mean_std(ratio, 2)}** (per seed: "
+        f"{', '.join(f'{v:.2f}' for v in ratio['values'])}). Best latency each recipe found per task, after / "
+        f"before: geometric mean {fmt(best['geomean'], 2)}, median {fmt(best['median'], 2)} (below 1: the new "
+        "recipe also finds faster schedules).",
+        "",
+        f"![collection]({plot})",
+        "",
+    ]
+
+
+def data_scaling_section(scaling: dict, plot: str) -> list[str]:
+    """The learning curve (GNN and XGBModel against pretraining records) and which CPUs' data to train on."""
+    curve, cpus = scaling["curve"], scaling["cpus"]
+    lines = [
+        "## Does more data pay? (learning curve)",
+        "",
+        f"`python benchmarks/data_scaling.py` -> `benchmarks/results/data_scaling.json` ({machine_line(scaling)}). "
+        f"Pretraining corpus: {scaling['corpus_tasks']} tasks, {scaling['corpus_records']} records "
+        f"(tasks per CPU: {', '.join(f'{c} {n}' for c, n in scaling['corpus_cpus'].items())}). Each point pretrains "
+        "the GNN with the shipped weights' recipe on a seeded random share of the tasks and scores it zero-shot on "
+        f"every record of the {len(scaling['unseen_tasks'])} unseen-model tasks (measured on "
+        f"`{scaling['measured_on']}`); XGBModel is fed the same share. Mean ± sd over seeds {scaling['seeds']}.",
+        "",
+        "| share | records | GNN pairwise | XGBModel pairwise | GNN top-1 | XGBModel top-1 |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in scaling["fractions"]:
+        gnn, xgb = curve[f"gnn@{f:g}"], curve[f"xgb@{f:g}"]
+        lines.append(f"| {f:.0%} | {gnn['records']['mean']:.0f} | {mean_std(gnn['pairwise_accuracy'])} | "
+                     f"{mean_std(xgb['pairwise_accuracy'])} | {mean_std(gnn['top1'])} | {mean_std(xgb['top1'])} |")
+    lines += [
+        "",
+        "Which CPUs' data to pretrain on (whole corpus): `all-cpus` with the CPU's features as input, "
+        "`all-cpus-blind` the same data without them, `target-cpu` only the data measured on the unseen models' CPU.",
+        "",
+        "| training data | tasks | pairwise | top-1 |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for arm, stats in cpus.items():
+        tasks = stats.get("tasks")
+        lines.append(f"| `{arm}` | {tasks['mean']:.0f} | " if tasks else f"| `{arm}` | {scaling['corpus_tasks']} | ")
+        lines[-1] += f"{mean_std(stats['pairwise_accuracy'])} | {mean_std(stats['top1'])} |"
+    return lines + ["", f"![data scaling]({plot})", ""]
+
+
 def render(results_dir: Path, out: Path) -> str:
     """The results page for the JSON files in ``results_dir``, with plot links relative to ``out``."""
     load = lambda name: json.loads((results_dir / f"{name}.json").read_text())  # noqa: E731
@@ -396,6 +454,10 @@ def render(results_dir: Path, out: Path) -> str:
         *(transfer_section(load("transfer"), plot("transfer")) if (results_dir / "transfer.json").exists() else []),
         *(unseen_search_section(load("search_unseen"), plot("search_unseen"))
           if (results_dir / "search_unseen.json").exists() else []),
+        *(collection_section(load("collection"), plot("collection"))
+          if (results_dir / "collection.json").exists() else []),
+        *(data_scaling_section(load("data_scaling"), plot("data_scaling"))
+          if (results_dir / "data_scaling.json").exists() else []),
         DEFINITIONS,
     ]
     return "\n".join(lines)

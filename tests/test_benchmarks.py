@@ -57,6 +57,16 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     assert zero_shot["gnn-plain"] == zero_shot["gnn-anchor"] == zero_shot["gnn-replay"]  # the same weights
     assert set(transfer["forgetting"]["gnn-anchor"]) == {"8"}
 
+    collection = json.loads((tmp_path / "collection.json").read_text())
+    assert collection["recipes"]["after"] == {"random": 2, "search": 2, "population": 64}
+    assert collection["summary"]["records_per_hour_ratio"]["mean"] > 0
+
+    scaling = json.loads((tmp_path / "data_scaling.json").read_text())
+    assert scaling["fractions"] == [0.5, 1.0] and set(scaling["cpus"]) == {"all-cpus", "all-cpus-blind", "target-cpu"}
+    half, whole = (scaling["curve"][f"gnn@{f:g}"]["records"]["mean"] for f in (0.5, 1.0))
+    assert 0 < half < whole == scaling["corpus_records"]
+    assert 0 <= scaling["curve"]["xgb@1"]["pairwise_accuracy"]["mean"] <= 1
+
     unseen = json.loads((tmp_path / "search_unseen.json").read_text())
     assert [t.split(".")[0] for t in unseen["tasks"]] == ["inception_v1"]  # --quick: one unseen model
     for by_model in unseen["runs"].values():

@@ -190,7 +190,7 @@ def train(
     tasks: Tasks = "",
     epochs: Annotated[int, typer.Option(help="Passes over the training records at most.")] = 200,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
-                                          "pairwise accuracy.")] = 25,
+                                          "pairwise accuracy.")] = 10,
     val_fraction: Annotated[float, typer.Option(help="Share of models (task sources) held out for validation.")
                             ] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the split, the weights and the batch order.")] = 0,

@@ -106,7 +106,7 @@ def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
      "one model"),
 ])
 def test_generate_and_train_reject_bad_input_naming_the_argument(args, hint, message, tmp_path, monkeypatch):
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     args = [str(tmp_path / a) if a in ("OUT", "x.pt") else a for a in args]
     result = runner.invoke(app, args)
     text = " ".join(result.output.replace("│", " ").split())

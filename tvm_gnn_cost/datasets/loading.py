@@ -22,7 +22,7 @@ import numpy as np
 
 from ..files import cache_dir
 from ..nn import Sample, StageGraph, mean_seconds
-from .database import TASK_FILE, task_database
+from .database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
 
 if TYPE_CHECKING:
     from tvm.ir import IRModule
@@ -45,6 +45,7 @@ class TaskRecords:
     candidates: list[ms.MeasureCandidate]
     seconds: np.ndarray
     caches: dict[str, int] | None = None
+    digest: str | None = None  # of the task's database files: what a cache of derived data is keyed by
 
     @property
     def cpu(self) -> str:
@@ -122,6 +123,7 @@ def dataset_roots(path: Path) -> list[Path]:
 
 def _load_task(task_dir: Path) -> TaskRecords:
     info = json.loads((task_dir / TASK_FILE).read_text())
+    digest = hashlib.sha256(b"".join((task_dir / f).read_bytes() for f in (WORKLOAD_FILE, RECORD_FILE))).hexdigest()
     db = task_database(task_dir)
     records = db.get_all_tuning_records()
     if not records:
@@ -136,6 +138,7 @@ def _load_task(task_dir: Path) -> TaskRecords:
         candidates=[r.as_measure_candidate() for r in records],
         seconds=seconds,
         caches=(info.get("machine") or {}).get("caches"),
+        digest=digest,
     )
 
 

@@ -346,12 +346,24 @@ def extract_stage_graphs(
 
 def stage_graphs(tasks: Sequence[TaskRecords], on_task: Callable[[], None] | None = None
                  ) -> dict[str, list[StageGraph]]:
-    """The stage graphs of every task's records, by task name (TVM's extractor runs once per record)."""
+    """The stage graphs of every task's records, by task name.
+
+    TVM's extractor runs once per record and machine: graphs of a task loaded from disk (it has
+    a records ``digest``) are kept in the cache directory (:mod:`~tvm_gnn_cost.features.store`).
+    """
     from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+
+    from .store import graph_file, load_graphs, save_graphs
 
     extractor, graphs = PerStoreFeature(), {}
     for task in tasks:
-        graphs[task.name] = extract_stage_graphs(task.context(), task.candidates, extractor, task.caches)
+        path = graph_file(task.digest, str(task.target), task.caches) if task.digest else None
+        if path is not None and path.exists():
+            graphs[task.name] = load_graphs(path)
+        else:
+            graphs[task.name] = extract_stage_graphs(task.context(), task.candidates, extractor, task.caches)
+            if path is not None:
+                save_graphs(path, graphs[task.name])
         if on_task:
             on_task()
     return graphs

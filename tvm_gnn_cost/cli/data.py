@@ -109,15 +109,14 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     with console.status("extracting the unseen models' tasks, which are never measured"):
         excluded = unseen_hashes(tvm_target)
+    # cards and the manifest share this dict: they record the counts as models are checked
+    generator = {"seed": seed, "version": version, "models": models, "passed": 0, "distinct_tasks": 0}
     packer, packed = None, {}
     if chunks is not None:  # skip what the store holds: its tasks, and its models whose tasks are all packed
         store = ChunkStore(chunks)
         packed, restored = store.packed(), store.restore_models(out, seed)
         console.print(f"{len(store.cards())} chunks in {chunks} hold {len(packed)} tasks; "
                       f"{restored} model verdicts restored from {store.models_file(seed).name}")
-    # cards and the manifest share this dict: they record the counts as models are checked
-    generator = {"seed": seed, "version": version, "models": models, "passed": 0, "distinct_tasks": 0}
-    if chunks is not None:
         packer = ChunkPacker.for_collection(store, out, tvm_target, generator=generator, recipe=recipe,
                                             every_seconds=chunk_minutes * 60)
     stop: list[int] = []  # SIGTERM: finish the task under way, pack, and exit

@@ -1,16 +1,16 @@
 """The CPU a schedule runs on, as the graph-level features :data:`~tvm_gnn_cost.nn.graph.CPU_FEATURES`.
 
-SIMD width (AVX-512: 512 bits, AVX: 256, else 128) and FMA come from LLVM's description of
-the target's ``mcpu``; the cores from the
-target's ``num-cores``; the cache sizes from the machine that measured (``task.json`` records
-them), else from this host when the target names its CPU, else from :data:`TYPICAL_CACHES`.
+SIMD width (AVX-512: 512 bits, AVX: 256, else 128) and FMA come from LLVM's description of the
+target's ``mcpu``; the cores from the target's ``num-cores``; the cache sizes from the machine
+that measured (``task.json`` records them), else from this host when the target names its CPU,
+else from :data:`TYPICAL_CACHES`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,7 +52,8 @@ def _row(target_json: str, caches: tuple[tuple[str, int], ...] | None) -> np.nda
     sizes = {level: known.get(level) or DEFAULT_CACHES[level] for level in DEFAULT_CACHES}
     cores = int(target.attrs["num-cores"]) if "num-cores" in target.attrs else 1
     row = [
-        _vector_bits(target, llvm_cpu_has_features) / 512,
+        (512 if llvm_cpu_has_features("avx512f", target) else 256 if llvm_cpu_has_features("avx", target)
+         else 128) / 512,  # (LLVM's llvm_get_vector_width answers for the host, whatever the target)
         float(llvm_cpu_has_features("fma", target)),
         math.log2(max(cores, 1)) / 6,
         math.log2(sizes["L1d"] / 1024) / 6,
@@ -61,7 +62,3 @@ def _row(target_json: str, caches: tuple[tuple[str, int], ...] | None) -> np.nda
     ]
     return np.array(row, dtype=np.float32)
 
-
-def _vector_bits(target: Target, has: Callable[[str, Target], bool]) -> int:
-    """The widest SIMD registers of the target's CPU. (LLVM's ``llvm_get_vector_width`` answers for the host.)"""
-    return 512 if has("avx512f", target) else 256 if has("avx", target) else 128

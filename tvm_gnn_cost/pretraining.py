@@ -32,7 +32,7 @@ class PretrainConfig:
     """The offline schedule: ``epochs`` passes at most, stopping after ``patience`` without progress."""
 
     epochs: int = 200
-    patience: int = 10  # validation peaks within 3-8 epochs on this corpus (weights/default.json)
+    patience: int = 10  # shipped weights: validation peaked at epoch 33 of 43 (weights/default.json)
     val_fraction: float = 0.2
     batch_size: int = 128  # global: split evenly across DDP processes
     lr: float = 2e-3

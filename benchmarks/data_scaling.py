@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import host_target
-from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, task_names
+from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, load_spread
 from tvm_gnn_cost.evaluation import Features, evaluate, every_record, fitted_xgb, learner_predictor, mean_sd
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.nn import GNNConfig
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    corpus = [t for path in args.pretraining for t in _tasks(path, 24 if args.quick else None)]
+    corpus = [t for path in args.pretraining for t in load_spread(path, 24 if args.quick else None)]
     unseen = [t for t in load_dataset(args.unseen) if np.isfinite(t.seconds).sum() >= args.min_records]
     unseen = unseen[:4] if args.quick else unseen
     target_cpu = unseen[0].cpu
@@ -148,14 +148,6 @@ def main(argv: list[str] | None = None) -> dict:
                       title=f"zero-shot on unseen models, {len(args.seeds)} seeds ({result['machine']['cpu']})")
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return result
-
-
-def _tasks(path: Path, at_most: int | None) -> list[TaskRecords]:
-    """A dataset's tasks; with ``at_most``, that many spread evenly over it, read without loading the rest."""
-    if at_most is None:
-        return load_dataset(path)
-    names = task_names(path)
-    return load_dataset(path, names[:: max(1, len(names) // at_most)][:at_most])
 
 
 if __name__ == "__main__":

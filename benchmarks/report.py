@@ -429,6 +429,31 @@ def data_scaling_section(scaling: dict, plot: str) -> list[str]:
     return lines + ["", f"![data scaling]({plot})", ""]
 
 
+def recipe_section(recipe: dict, plot: str) -> list[str]:
+    """The training recipes, one knob changed at a time, on validation and unseen models, with XGBModel beside them."""
+    summary = recipe["summary"]
+    lines = [
+        "## Which training recipe? (loss, batches, regularisation)",
+        "",
+        f"`python benchmarks/recipe.py` -> `benchmarks/results/recipe.json` ({machine_line(recipe)}). Each variant "
+        f"pretrains on the whole corpus ({recipe['corpus_tasks']} tasks, {recipe['corpus_records']} records) with "
+        "`PretrainConfig()`'s schedule and changes one thing from `ranknet`; validation is whole held-out models "
+        "(tasks of at least 8 valid records), unseen is every record of the "
+        f"{len(recipe['unseen_tasks'])} unseen-model tasks, zero-shot. XGBModel is fed the same training records. "
+        f"Mean ± sd over seeds {recipe['seeds']}. Chosen by validation pairwise: `{recipe['chosen']}`.",
+        "",
+        "| variant | validation pairwise | validation top-1 | unseen pairwise | unseen top-1 | kept epoch | pairs/step |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in summary.items():
+        val, unseen = row["validation"], row["unseen"]
+        extra = (f"{row['best_epoch']['mean']:.0f} | {row['pairs_per_step']['mean']:.0f}" if "best_epoch" in row
+                 else "- | -")
+        lines.append(f"| `{name}` | {mean_std(val['pairwise_accuracy'])} | {mean_std(val['top1'])} | "
+                     f"{mean_std(unseen['pairwise_accuracy'])} | {mean_std(unseen['top1'])} | {extra} |")
+    return lines + ["", f"![training recipes]({plot})", ""]
+
+
 def render(results_dir: Path, out: Path) -> str:
     """The results page for the JSON files in ``results_dir``, with plot links relative to ``out``."""
     load = lambda name: json.loads((results_dir / f"{name}.json").read_text())  # noqa: E731
@@ -458,6 +483,7 @@ def render(results_dir: Path, out: Path) -> str:
           if (results_dir / "collection.json").exists() else []),
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))
           if (results_dir / "data_scaling.json").exists() else []),
+        *(recipe_section(load("recipe"), plot("recipe")) if (results_dir / "recipe.json").exists() else []),
         DEFINITIONS,
     ]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: (script, extra arguments, result name); the scripts import none of each other, so any order works.
 BENCHMARKS = (("overhead", [], "overhead"), ("offline", [], "offline"), ("search", [], "search"),
               ("transfer", [], "transfer"), ("search", ["--unseen"], "search_unseen"),
-              ("collection", [], "collection"), ("data_scaling", [], "data_scaling"))
+              ("collection", [], "collection"), ("data_scaling", [], "data_scaling"), ("recipe", [], "recipe"))
 
 
 def load(name: str) -> ModuleType:

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import TrainConfig, host_target, make_cost_model
-from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, task_names
+from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, load_spread
 from tvm_gnn_cost.evaluation import (
     Features,
     evaluate,
@@ -60,7 +60,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 PRETRAINING = [ROOT / "data" / "generated", ROOT / "data" / "ops-resnet50-squeezenet.tar.xz"]
 UNSEEN = ROOT / "data" / "unseen-inception-vgg-zfnet.tar.xz"
 ROUND = 32  # candidates a search measures per round (tune_tasks' num_trials_per_iter)
-QUICK_TASKS = 24  # --quick: pretraining tasks per dataset, every 8th up to this many (the corpus keeps growing)
+QUICK_TASKS = 24  # --quick: pretraining tasks per dataset, spread over it (the corpus keeps growing)
 GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay")
 MODELS = (*GNN_VARIANTS, "gnn-scratch", "xgb-pretrained", "xgb")
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="gnn-anchor's TrainConfig.anchor_weight (default: the shipped default's)")
     parser.add_argument("--replay", type=int, default=512, help="pretraining records replayed by gnn-replay")
     parser.add_argument("--quick", action="store_true",
-                        help="2 unseen tasks and every 8th pretraining task, 1 seed, shots 0 and 8, "
+                        help="2 unseen tasks and 24 pretraining tasks per dataset, 1 seed, shots 0 and 8, "
                         "64 replayed records")
     parser.add_argument("--out", type=Path, help="JSON result (default results/transfer.json, "
                         "or results/quick/transfer.json with --quick)")
@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    pretraining = [t for path in args.pretraining
-                   for t in load_dataset(path, task_names(path)[::8][:QUICK_TASKS] if args.quick else None)]
+    pretraining = [t for path in args.pretraining for t in load_spread(path, QUICK_TASKS if args.quick else None)]
     unseen = [t for t in load_dataset(args.unseen) if len(t.seconds) >= args.test + max(args.shots)]
     if args.quick:
         unseen = unseen[:2]

@@ -67,6 +67,10 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     assert 0 < half < whole == scaling["corpus_records"]
     assert 0 <= scaling["curve"]["xgb@1"]["pairwise_accuracy"]["mean"] <= 1
 
+    recipe = json.loads((tmp_path / "recipe.json").read_text())
+    assert set(recipe["summary"]) == {*recipe["variants"], "xgb"} and recipe["chosen"] in recipe["variants"]
+    assert recipe["summary"]["grouped-8x16"]["pairs_per_step"]["mean"] > recipe["summary"]["ranknet"]["pairs_per_step"]["mean"]
+
     unseen = json.loads((tmp_path / "search_unseen.json").read_text())
     assert [t.split(".")[0] for t in unseen["tasks"]] == ["inception_v1"]  # --quick: one unseen model
     for by_model in unseen["runs"].values():

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -31,6 +34,22 @@ def test_validation_holds_out_whole_models():
     assert len({t.source for t in val}) == 1 and len(train) + len(val) == len(tasks)
     with pytest.raises(ValueError, match="one model"):
         split_by_model([t for t in tasks if t.source == "onnx:squeezenet"], 0.2, seed=0)
+
+
+def test_validation_takes_models_until_it_has_enough_tasks_with_enough_records():
+    rng = np.random.default_rng(0)
+    # 20 models of 5 tasks; only every other task has 8 valid records (the rest 3, or 12 with most failed)
+    tasks = [SimpleNamespace(source=f"m{m}", seconds=np.r_[rng.random(8 if t % 2 else 3), np.full(4, np.nan)])
+             for m in range(20) for t in range(5)]
+    train, val = split_by_model(tasks, 0.1, seed=1, min_records=8, min_tasks=9)
+    assert len(val) >= 9 and all(np.isfinite(t.seconds).sum() >= 8 for t in val)
+    val_models = {t.source for t in val}
+    assert len(val_models) == 5 and not val_models & {t.source for t in train}  # 2 tasks a model: 5 models
+    assert len(train) == 75  # the held-out models' small tasks train nothing
+    _, few = split_by_model(tasks, 0.1, seed=1, min_records=8, min_tasks=1000)
+    assert len({t.source for t in few}) == 10  # never more than half the models
+    with pytest.raises(ValueError, match="valid records"):
+        split_by_model(tasks, 0.1, seed=1, min_records=50)
 
 
 def _train_args(out: Path) -> list[str]:

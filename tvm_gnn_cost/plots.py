@@ -54,21 +54,26 @@ BAR_METRICS = {"pairwise_accuracy": "pairwise accuracy", "kendall_tau": "Kendall
                "top1": "top-1 score", "top5": "top-5 score", "median_ape": "median APE (latency)"}
 
 
-def plot_metric_bars(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *, title: str = "") -> None:
-    """A panel per metric: a bar per model for unseen and seen tasks, mean over seeds with std error bars."""
+#: The record groups :func:`plot_metric_bars` draws by default: the offline benchmark's.
+OFFLINE_GROUPS = {"unseen": "unseen tasks", "seen": "seen tasks, held-out records"}
+
+
+def plot_metric_bars(summary: Mapping[str, Mapping[str, Mapping]], path: Path, *, title: str = "",
+                     groups: Mapping[str, str] = OFFLINE_GROUPS) -> None:
+    """A panel per metric: a bar per model and group (``summary[model][group][metric]``), mean over seeds with sd bars."""
     import numpy as np
 
     plt = _pyplot()
     models = list(summary)
     fig, axes = plt.subplots(1, len(BAR_METRICS), figsize=(3.6 * len(BAR_METRICS), 3.6), squeeze=False)
-    width = 0.38
+    width = 0.76 / len(groups)
     for ax, (metric, label) in zip(axes[0], BAR_METRICS.items()):
-        for j, where in enumerate(("unseen", "seen")):
-            stats = [summary[m][where][metric] for m in models]
+        for j, (group, group_label) in enumerate(groups.items()):
+            stats = [summary[m][group].get(metric) for m in models]
             means = [s["mean"] if s else np.nan for s in stats]
             stds = [s["std"] if s else 0.0 for s in stats]
-            ax.bar(np.arange(len(models)) + (j - 0.5) * width, means, width, yerr=stds, capsize=3,
-                   label=f"{where} tasks" if where == "unseen" else "seen tasks, held-out records")
+            ax.bar(np.arange(len(models)) + (j - (len(groups) - 1) / 2) * width, means, width, yerr=stds, capsize=3,
+                   label=group_label)
         ax.set_xticks(np.arange(len(models)), models, rotation=30, ha="right")
         ax.set_title(label)
         ax.grid(True, axis="y", alpha=0.3)

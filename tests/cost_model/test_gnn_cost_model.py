@@ -95,6 +95,10 @@ def test_update_then_predict_ranks_held_out_candidates(trained, measured_gemm):
     context, candidates, _, seconds = measured_gemm
     scores = trained.predict(context, candidates[64:])
     assert scores.dtype == np.float64 and scores.shape == (32,) and np.all(np.isfinite(scores))
+    # what EvolutionarySearch draws parents by: non-negative throughput ratios, in the network's order
+    assert np.all(scores > 0) and scores.max() == 1.0
+    raw = trained.learner.predict(trained.graphs(context, candidates[64:]))[0]
+    np.testing.assert_array_equal(np.argsort(scores, kind="stable"), np.argsort(raw, kind="stable"))
     ok = np.isfinite(seconds[64:])
     accuracy = pairwise_accuracy(scores[ok], seconds[64:][ok])
     tau = kendalltau(scores[ok], -seconds[64:][ok]).statistic
@@ -278,8 +282,8 @@ def test_a_target_kind_it_was_not_trained_for_is_ranked_at_random_until_it_train
     seconds = np.random.default_rng(0).lognormal(-9, 1, size=len(candidates))
     model.update(context, candidates, [RunnerResult([float(s)], None) for s in seconds])
     assert model.learner.target_kinds == {"llvm", "cuda"} and model.faults == {}
-    np.testing.assert_array_equal(
-        model.predict(context, candidates), model.learner.predict(model.graphs(context, candidates))[0]
+    np.testing.assert_array_equal(  # the network's scores now, not random ones
+        model.predict(context, candidates), model.learner.search_scores(model.graphs(context, candidates))
     )
 
 

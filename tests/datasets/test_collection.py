@@ -16,7 +16,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerResult
 from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
 from tvm_gnn_cost.datasets.collection import Recipe, _record, collect_task
 from tvm_gnn_cost.datasets.database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
-from tvm_gnn_cost.datasets.loading import load_dataset, load_datasets, matching
+from tvm_gnn_cost.datasets.loading import load_dataset, load_datasets, load_spread, matching
 from tvm_gnn_cost.datasets.workloads import get_workload, suite_tasks, workload_task
 from tvm_gnn_cost.features.extraction import extract_stage_graphs
 from tvm_gnn_cost.search.measure import tune_context
@@ -80,6 +80,8 @@ def test_load_dataset_from_directory_and_archive(tmp_path, tools):
     assert [t.name for t in load_datasets([root, archive], "gemm-*,*x64")] == [t.name for t in from_dir] * 2
     with pytest.raises(LookupError, match="no task of .*/data matches 'resnet\\*'"):
         load_datasets([root, archive], "resnet*")
+    assert [t.name for t in load_spread(archive, 1)] == ["conv2d-bias-relu-14x14x64"]  # the first of two
+    assert len(load_spread(archive, 5)) == 2 and len(load_spread(archive, None)) == 2
 
 
 def test_names_match_any_of_comma_separated_patterns():

@@ -99,3 +99,28 @@ def test_the_learner_trains_and_predicts_without_importing_tvm():
         assert not loaded, loaded
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_search_scores_are_throughput_ratios_in_the_raw_order_with_a_scale_that_is_kept(tmp_path):
+    learner = GNNLearner(config=GNNConfig(hidden=32), train_config=TrainConfig(max_steps=10**9), seed=0)
+    assert learner.score_scale == 1.0
+    learner.train(_samples(96, 0), epochs=20, target_kinds={"llvm"})
+    assert learner.score_scale > 0.05  # fitted: raw score differences follow the measured times
+    graphs = [s.graph for s in _samples(64, 1)]
+    raw, scores = learner.predict(graphs)[0], learner.search_scores(graphs)
+    assert (scores > 0).all() and scores.max() == 1.0
+    np.testing.assert_array_equal(np.argsort(scores, kind="stable"), np.argsort(raw, kind="stable"))
+    snapshot = learner.snapshot()
+    learner.score_scale = 9.0
+    learner.rollback(snapshot)
+    assert learner.score_scale == snapshot[2]
+    learner.save(tmp_path / "l.pt")
+    loaded = GNNLearner(pretrained=tmp_path / "l.pt")
+    assert loaded.score_scale == learner.score_scale and loaded.train_config == learner.train_config
+
+
+def test_a_pretrained_learner_keeps_the_recipe_it_was_trained_with_unless_told_otherwise(tmp_path):
+    recipe = TrainConfig(rank_loss="lambdarank", group_tasks=4)
+    GNNLearner(config=GNNConfig(hidden=16), train_config=recipe, seed=0).save(tmp_path / "l.pt")
+    assert GNNLearner(pretrained=tmp_path / "l.pt").train_config == recipe
+    assert GNNLearner(pretrained=tmp_path / "l.pt", train_config=TrainConfig()).train_config == TrainConfig()

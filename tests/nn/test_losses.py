@@ -6,7 +6,14 @@ import math
 
 import torch
 
-from tvm_gnn_cost.nn.losses import anchor_penalty, latency_loss, pairwise_rank_loss
+from tvm_gnn_cost.nn.losses import (
+    RANK_LOSSES,
+    anchor_penalty,
+    lambda_rank_loss,
+    latency_loss,
+    pairwise_rank_loss,
+    throughput_loss,
+)
 
 
 def test_rank_loss_is_low_for_the_right_order_and_high_for_the_reverse():
@@ -55,3 +62,31 @@ def test_anchor_penalty_is_zero_at_the_anchor_and_grows_with_the_distance():
         model.weight += 0.1
     assert 0 < near < anchor_penalty(model, anchor).item()
     assert math.isclose(near, 6 * 0.1**2, rel_tol=1e-4)  # six weights, each 0.1 away
+
+
+def test_lambda_rank_orders_like_rank_net_and_keeps_to_tasks():
+    throughput = torch.tensor([1.0, 0.5, 0.25, 1.0, 0.5])
+    task = torch.tensor([0, 0, 0, 1, 1])
+    right = lambda_rank_loss(torch.tensor([3.0, 2.0, 1.0, 2.0, 1.0]), throughput, task)
+    reverse = lambda_rank_loss(torch.tensor([1.0, 2.0, 3.0, 1.0, 2.0]), throughput, task)
+    shifted = lambda_rank_loss(torch.tensor([3.0, 2.0, 1.0, 102.0, 101.0]), throughput, task)
+    assert right < reverse and torch.isclose(right, shifted)
+
+
+def test_lambda_rank_weighs_a_wrong_order_at_the_top_above_one_at_the_bottom():
+    task = torch.zeros(4, dtype=torch.long)
+    throughput = torch.tensor([1.0, 0.9, 0.2, 0.1])  # the same gap (0.1) at the top and at the bottom
+    scores = torch.tensor([4.0, 3.0, 2.0, 1.0], requires_grad=True)
+    lambda_rank_loss(scores, throughput, task).backward()
+    top, bottom = scores.grad[0] - scores.grad[1], scores.grad[2] - scores.grad[3]
+    assert top.abs() > bottom.abs()  # RankNet would push both pairs alike
+
+
+def test_throughput_loss_fits_exp_score_to_throughput_and_ignores_failures():
+    throughput = torch.tensor([1.0, 0.5, 0.0])
+    task = torch.zeros(3, dtype=torch.long)
+    exact = throughput_loss(torch.log(torch.tensor([1.0, 0.5, 1.0])), throughput, task)  # failure predicted high
+    assert exact < 1e-7
+    assert throughput_loss(torch.zeros(3), throughput, task) > 0.01
+    assert throughput_loss(torch.zeros(2), torch.zeros(2), torch.zeros(2, dtype=torch.long)) == 0
+    assert set(RANK_LOSSES) == {"ranknet", "lambdarank", "throughput"}

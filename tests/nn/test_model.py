@@ -75,3 +75,28 @@ def test_the_cpu_enters_the_prediction_unless_the_network_has_no_cpu_input():
         batch = collate([wide])
         with pytest.raises(ValueError, match="CPU's features"):
             model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, 1)
+
+
+def test_a_fitted_input_norm_standardises_each_feature_and_is_saved_with_the_weights():
+    graphs = [chain(3, i) for i in range(20)]
+    model = StageGNN(GNNConfig(input_norm="fitted")).eval()
+    x = torch.from_numpy(np.concatenate([g.x for g in graphs]))
+    x[:, 5] = 7.0  # a constant feature maps to 0, it does not divide by zero
+    model.input_norm.fit(x)
+    z = model.input_norm(x)
+    assert torch.allclose(z.mean(0), torch.zeros(NODE_FEATURES), atol=1e-4)
+    assert torch.allclose(z[:, 5], torch.zeros(len(x))) and torch.allclose(z.std(0, unbiased=False)[:5], torch.ones(5))
+    assert {"input_norm.mean", "input_norm.std"} <= set(model.state_dict())
+    with pytest.raises(ValueError, match="input_norm"):
+        GNNConfig(input_norm="batch")
+
+
+def test_dropout_acts_in_training_only_and_keeps_the_weights_names():
+    torch.manual_seed(0)
+    model = StageGNN(GNNConfig(dropout=0.5))
+    assert set(model.state_dict()) == set(StageGNN(GNNConfig()).state_dict())  # old checkpoints still load
+    graphs = [chain(3, 0), chain(4, 1)]
+    model.eval()
+    assert torch.equal(run(model, graphs)[0], run(model, graphs)[0])
+    model.train()
+    assert not torch.equal(run(model, graphs)[0], run(model, graphs)[0])

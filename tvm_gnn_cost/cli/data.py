@@ -203,7 +203,7 @@ def train(
         init_distributed,
         pretrain,
         save_pretrained,
-        split_by_model,
+        split_tasks,
     )
 
     if epochs < 1:
@@ -217,7 +217,8 @@ def train(
         raise typer.BadParameter(str(err), param_hint="--tasks") from None
     except Exception as err:  # noqa: BLE001 - an unreadable dataset, whatever the cause, is a usage error
         raise typer.BadParameter(str(err), param_hint="DATA") from None
-    checked(lambda: split_by_model(found, val_fraction, seed), "DATA", only=ValueError)  # before the slow part
+    config = PretrainConfig(epochs=epochs, patience=patience, val_fraction=val_fraction, seed=seed)
+    checked(lambda: split_tasks(found, config), "DATA", only=ValueError)  # before the slow part
     with progress_bar(disable=rank != 0) as progress:
         bar = progress.add_task("stage graphs", total=len(found))
         graphs = stage_graphs(found, on_task=lambda: progress.advance(bar))
@@ -227,7 +228,6 @@ def train(
             progress.update(bar, advance=1, description=f"training: loss {row['train_loss']:.3f}, "
                                                         f"val pairwise {row['val_pairwise_accuracy']:.3f}")
 
-        config = PretrainConfig(epochs=epochs, patience=patience, val_fraction=val_fraction, seed=seed)
         learner, result = pretrain(found, graphs, config, on_epoch=on_epoch)
     if rank == 0:
         save_pretrained(learner, result, out, config=config, data=data, tasks=found)

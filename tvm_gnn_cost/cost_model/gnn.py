@@ -40,7 +40,10 @@ class GNNCostModel(PyCostModel):
 
         ms.tune_tir(mod, target, work_dir, max_trials_global=256, cost_model=GNNCostModel())
 
-    ``predict`` returns float64 scores, higher meaning faster, like ``XGBModel``. By default the
+    ``predict`` returns float64 scores in (0, 1], higher meaning faster: the predicted
+    throughput of each candidate over the batch's best (:mod:`~tvm_gnn_cost.nn.scores`), the
+    scale ``XGBModel``'s normalised throughput has and ``EvolutionarySearch``'s
+    score-proportional parent choice expects. By default the
     network starts from the shipped pretrained weights (:data:`~tvm_gnn_cost.nn.DEFAULT_WEIGHTS`,
     trained on CPU measurements of generated models, TVM's operator set, ResNet-50 and
     SqueezeNet), so it ranks ``llvm`` candidates from the first round, and each ``update``
@@ -60,7 +63,8 @@ class GNNCostModel(PyCostModel):
         config: the network's architecture (default: the pretrained weights' own, or
             ``GNNConfig()`` from scratch); one that differs from the pretrained weights' is
             refused.
-        train_config: the online training schedule.
+        train_config: the online training schedule and recipe (default: the pretrained
+            weights' own, or ``TrainConfig()`` from scratch).
         seed: seeds batch order, the warm-up scores and, from scratch, weight initialisation.
         graph_cache_size: stage graphs kept by structural hash of the scheduled module, so a
             schedule scored again skips feature extraction (0 disables the cache).
@@ -71,7 +75,7 @@ class GNNCostModel(PyCostModel):
         *,
         pretrained: bool | str | os.PathLike = True,
         config: GNNConfig | None = None,
-        train_config: TrainConfig = TrainConfig(),
+        train_config: TrainConfig | None = None,
         seed: int = 0,
         graph_cache_size: int = 8192,
     ) -> None:
@@ -116,7 +120,7 @@ class GNNCostModel(PyCostModel):
             self.learner.rollback(snapshot)
 
     def predict(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
-        """Scores of candidates, float64, higher is better (random if the network fails, counted in ``faults``)."""
+        """Scores of candidates, float64 in (0, 1], higher is better (random if the network fails, counted in ``faults``)."""
         if not candidates:
             return np.zeros(0, dtype=np.float64)
         kind = context.target.kind.name
@@ -128,7 +132,7 @@ class GNNCostModel(PyCostModel):
                                "until it has trained on their measurements", sorted(known), kind, kind)
             return self.learner.random_scores(len(candidates))
         try:
-            return self.learner.predict(self.graphs(context, candidates))[0]
+            return self.learner.search_scores(self.graphs(context, candidates))
         except Exception as err:  # noqa: BLE001 - a failed prediction must not end a tuning run
             self._fault("predict", err, "scored this batch at random, like the untrained model")
             return self.learner.random_scores(len(candidates))

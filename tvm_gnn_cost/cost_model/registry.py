@@ -18,7 +18,7 @@ from .gnn import GNNCostModel
 
 
 def gnn(seed: int, _cores: int, *, pretrained: bool | str | os.PathLike = True,
-        train_config: TrainConfig = TrainConfig(), **config: Any) -> GNNCostModel:
+        train_config: TrainConfig | None = None, **config: Any) -> GNNCostModel:
     """A :class:`GNNCostModel`; ``config`` fields (e.g. ``num_layers``) override the default architecture."""
     return GNNCostModel(pretrained=pretrained, config=GNNConfig(**config) if config else None,
                         train_config=train_config, seed=seed)

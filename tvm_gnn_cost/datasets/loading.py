@@ -97,6 +97,14 @@ def task_names(path: Path) -> list[str]:
     return sorted(d.parent.name for root in dataset_roots(path) for d in root.glob(f"*/{TASK_FILE}"))
 
 
+def load_spread(path: Path, at_most: int | None) -> list[TaskRecords]:
+    """A dataset's tasks; with ``at_most``, that many spread evenly over its sorted names (quick runs), the rest unread."""
+    if at_most is None:
+        return load_dataset(path)
+    names = task_names(path)
+    return load_dataset(path, names[:: max(1, len(names) // at_most)][:at_most])
+
+
 def load_datasets(paths: Sequence[Path], patterns: str = "") -> list[TaskRecords]:
     """The tasks of several datasets whose names match ``patterns`` (see :func:`matching`).
 

@@ -22,15 +22,19 @@ from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load
 from .data import ReplayBuffer, Sample
 from .graph import NODE_FEATURES, StageGraph
 from .model import GNNConfig, StageGNN
-from .training import TrainConfig, fit, predict_graphs
+from .scores import fit_score_scale, search_scores
+from .training import FitStats, TrainConfig, fit, predict_graphs
 
 logger = logging.getLogger(__name__)
 
 #: The weights a learner starts from by default; ``weights/README.md`` is their data card.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default.pt"
 
-#: What :meth:`GNNLearner.snapshot` returns: weights by name and the target kinds.
-Snapshot = tuple[dict[str, torch.Tensor], set[str]]
+#: How many of the newest buffered samples :meth:`GNNLearner.calibrate` refits the score scale on after an update.
+CALIBRATION_SAMPLES = 2048
+
+#: What :meth:`GNNLearner.snapshot` returns: weights by name, the target kinds and the score scale.
+Snapshot = tuple[dict[str, torch.Tensor], set[str], float]
 
 
 def stored_config(payload: dict[str, Any], path: str | os.PathLike) -> GNNConfig:
@@ -51,7 +55,8 @@ class GNNLearner:
             path for others, ``False`` for random weights.
         config: the architecture (default: the pretrained weights' own, or ``GNNConfig()``);
             one that differs from the pretrained weights' is refused.
-        train_config: the online schedule (:meth:`learn`) and the optimizer's settings.
+        train_config: the online schedule (:meth:`learn`), the optimizer's settings and the
+            recipe (loss, batches); default: the pretrained weights' own, or ``TrainConfig()``.
         seed: seeds weight initialisation (from scratch), batch order and :meth:`random_scores`.
     """
 
@@ -60,11 +65,11 @@ class GNNLearner:
         *,
         pretrained: bool | str | os.PathLike = False,
         config: GNNConfig | None = None,
-        train_config: TrainConfig = TrainConfig(),
+        train_config: TrainConfig | None = None,
         seed: int = 0,
     ) -> None:
         if pretrained is False:
-            self._build(config or GNNConfig(), train_config, seed)
+            self._build(config or GNNConfig(), train_config or TrainConfig(), seed)
             return
         path = DEFAULT_WEIGHTS if pretrained is True else Path(pretrained)
         payload = load_checkpoint(path)
@@ -72,7 +77,7 @@ class GNNLearner:
         if config is not None and config != stored:
             raise ValueError(f"config {config} differs from the pretrained weights' {stored} ({path}); "
                              "pass pretrained=False to train another architecture from scratch")
-        self._build(stored, train_config, seed)
+        self._build(stored, train_config or config_from_dict(TrainConfig, payload["train_config"], path), seed)
         self._restore(payload, path, optimizer=False)
         self.anchor = {k: v.detach().clone() for k, v in self.network.named_parameters()}
 
@@ -92,6 +97,7 @@ class GNNLearner:
         self.rng = np.random.default_rng(seed)
         self.target_kinds: set[str] = set()  # kinds of the targets whose measurements trained it
         self.num_updates = 0
+        self.score_scale = 1.0  # turns raw scores into log-throughputs (:mod:`.scores`), refitted after training
         self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
 
     def reset_optimizer(self, lr: float | None = None) -> None:
@@ -110,45 +116,68 @@ class GNNLearner:
         """One search round's measurements (on a ``kind`` target): buffer them and train online.
 
         A network that already knows ``kind`` (pretrained, or trained earlier in the run)
-        fine-tunes ``update_epochs`` right away; one that does not waits for ``min_samples``
-        valid measurements, then trains ``first_epochs``.
+        fine-tunes ``update_epochs`` right away (only its head with ``finetune="head"``); one
+        that does not waits for ``min_samples`` valid measurements, then trains ``first_epochs``.
         """
         self.buffer.extend(samples)
         self.num_updates += 1
         if kind in self.target_kinds:
-            self._train_buffer(self.train_config.update_epochs, {kind})
+            self._train_buffer(self.train_config.update_epochs, {kind}, head_only=self.train_config.finetune == "head")
         elif self.buffer.num_measured >= self.train_config.min_samples:
             self._train_buffer(self.train_config.first_epochs, {kind})
 
-    def train(self, samples: Sequence[Sample], *, epochs: int, target_kinds: Iterable[str]) -> float:
+    def train(self, samples: Sequence[Sample], *, epochs: int, target_kinds: Iterable[str]) -> FitStats:
         """Offline training: add samples (of any number of tasks, measured on targets of
-        ``target_kinds``) to the buffer and train ``epochs`` passes over it; the mean loss."""
+        ``target_kinds``) to the buffer and train ``epochs`` passes over it."""
         self.buffer.extend(samples)
         return self._train_buffer(epochs, set(target_kinds))
 
-    def _train_buffer(self, epochs: int, kinds: set[str]) -> float:
-        """Train on the replay buffer (targets normalised per task by its best times)."""
+    def _train_buffer(self, epochs: int, kinds: set[str], *, head_only: bool = False) -> FitStats:
+        """Train on the replay buffer (targets normalised per task by its best times), then refit the score scale.
+
+        A network that has never trained first fits its input norm (if ``"fitted"``) to the buffer.
+        """
         samples = list(self.buffer.samples)
+        graphs = [s.graph for s in samples]
         throughput, log_latency, tasks = self.buffer.targets(samples)
-        loss = self.fit([s.graph for s in samples], throughput, log_latency, tasks, epochs=epochs)
+        if not self.trained:
+            self.fit_input_norm(graphs)
+        stats = self.fit(graphs, throughput, log_latency, tasks, epochs=epochs, head_only=head_only)
+        recent = slice(-CALIBRATION_SAMPLES, None)  # the newest samples: the task being tuned, bounded cost
+        self.calibrate(graphs[recent], log_latency[recent], tasks[recent])
         self.target_kinds |= kinds
-        return loss
+        return stats
 
     def fit(self, graphs: Sequence[StageGraph], throughput: np.ndarray, log_latency: np.ndarray, tasks: np.ndarray,
-            *, epochs: int, config: TrainConfig | None = None, network: torch.nn.Module | None = None) -> float:
+            *, epochs: int, config: TrainConfig | None = None, network: torch.nn.Module | None = None,
+            head_only: bool = False) -> FitStats:
         """:func:`~tvm_gnn_cost.nn.training.fit` with this learner's optimizer, generator and anchor.
 
         ``config`` overrides the batch size and step cap (pretraining's schedule); ``network``
         is the module to run, e.g. this network wrapped for data-parallel training.
         """
         return fit(network or self.network, self.optimizer, graphs, throughput, log_latency, tasks, epochs=epochs,
-                   config=config or self.train_config, generator=self.rng, anchor=self.anchor)
+                   config=config or self.train_config, generator=self.rng, anchor=self.anchor, head_only=head_only)
+
+    def fit_input_norm(self, graphs: Sequence[StageGraph]) -> None:
+        """Fit a ``"fitted"`` input norm to the node features of ``graphs`` (a ``"layer"`` norm needs nothing)."""
+        if self.config.input_norm == "fitted" and graphs:
+            self.network.input_norm.fit(torch.from_numpy(np.concatenate([g.x for g in graphs])))
+
+    def calibrate(self, graphs: Sequence[StageGraph], log_latency: np.ndarray, tasks: np.ndarray) -> None:
+        """Refit :attr:`score_scale` on measured graphs (:func:`~tvm_gnn_cost.nn.scores.fit_score_scale`)."""
+        if len(graphs):
+            self.score_scale = fit_score_scale(self.predict(graphs)[0], log_latency, tasks)
 
     # ---- prediction --------------------------------------------------------------------
 
     def predict(self, graphs: Sequence[StageGraph]) -> tuple[np.ndarray, np.ndarray]:
-        """(score, predicted log-seconds) of stage graphs, float64; higher scores are faster."""
+        """(raw score, predicted log-seconds) of stage graphs, float64; higher scores are faster."""
         return predict_graphs(self.network, graphs)
+
+    def search_scores(self, graphs: Sequence[StageGraph]) -> np.ndarray:
+        """What the search gets: predicted throughput over the batch's best, in (0, 1], in the raw scores' order."""
+        return search_scores(self.predict(graphs)[0], self.score_scale)
 
     def random_scores(self, n: int) -> np.ndarray:
         """Uniform random scores from the seeded generator: what an untrained model ranks with."""
@@ -157,12 +186,12 @@ class GNNLearner:
     # ---- state -------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The weights and target kinds, to :meth:`rollback` to after a failed update."""
-        return {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds)
+        """The weights, target kinds and score scale, to :meth:`rollback` to after a failed update."""
+        return {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds), self.score_scale
 
     def rollback(self, snapshot: Snapshot) -> None:
         """Back to a :meth:`snapshot`, with a fresh optimizer (its moments may be non-finite)."""
-        weights, kinds = snapshot
+        weights, kinds, self.score_scale = snapshot
         self.network.load_state_dict(weights)
         self.target_kinds = set(kinds)
         self.reset_optimizer()
@@ -182,6 +211,7 @@ class GNNLearner:
                 "seed": self.seed,
                 "target_kinds": sorted(self.target_kinds),
                 "num_updates": self.num_updates,
+                "score_scale": self.score_scale,
                 "anchor": self.anchor,
             },
         )
@@ -205,5 +235,6 @@ class GNNLearner:
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: weights do not fit the stored architecture ({err})") from err
         self.network.eval()
+        self.score_scale = float(payload.get("score_scale", 1.0))
         # checkpoints written before kinds were recorded were all trained on CPU (llvm) measurements
         self.target_kinds = set(payload.get("target_kinds", ["llvm"] if payload.get("trained", True) else []))

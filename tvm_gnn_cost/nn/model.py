@@ -16,6 +16,8 @@ from .graph import CPU_FEATURES, EDGE_FEATURES, NODE_FEATURES
 
 #: Name stored in checkpoints; a file naming another architecture is refused.
 ARCHITECTURE = "StageGNN"
+#: What ``GNNConfig.input_norm`` can name.
+INPUT_NORMS = ("layer", "fitted")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class GNNConfig:
         log_latency_center: the latency head predicts ``center + scale * out``
             (log seconds), so an untrained head starts near 100 us.
         log_latency_scale: see ``log_latency_center``.
+        dropout: dropout rate on node embeddings and on the pooled graph embedding (training only).
+        input_norm: ``"layer"`` normalises each node's feature row (LayerNorm); ``"fitted"``
+            standardises each feature column by a mean and spread fitted on the training set
+            (:class:`Standardize`, fitted by :meth:`GNNLearner.fit_input_norm`), kept in the weights.
     """
 
     node_features: int = NODE_FEATURES
@@ -43,6 +49,33 @@ class GNNConfig:
     heads: int = 2
     log_latency_center: float = -9.0
     log_latency_scale: float = 3.0
+    dropout: float = 0.0
+    input_norm: str = "layer"
+
+    def __post_init__(self) -> None:
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm={self.input_norm!r}; choose one of {INPUT_NORMS}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
+
+
+class Standardize(nn.Module):
+    """Per-feature ``(x - mean) / std`` with statistics fitted on training data, kept as buffers (saved with the weights)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Fit mean and spread to rows ``x`` ``[N, width]``; a constant feature gets spread 1 (maps to 0)."""
+        self.mean.copy_(x.mean(0))
+        std = x.std(0, unbiased=False)
+        self.std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 class StageGNN(nn.Module):
@@ -71,8 +104,10 @@ class StageGNN(nn.Module):
         super().__init__()
         self.config = config
         h = config.hidden
-        self.input_norm = nn.LayerNorm(config.node_features)
+        self.input_norm = (nn.LayerNorm(config.node_features) if config.input_norm == "layer"
+                           else Standardize(config.node_features))
         self.encoder = nn.Sequential(nn.Linear(config.node_features, h), nn.ReLU(), nn.Linear(h, h))
+        self.dropout = nn.Dropout(config.dropout)
         self.cpu_encoder = nn.Linear(config.cpu_features, h) if config.cpu_features else None
         self.convs = nn.ModuleList(
             GATv2Conv(h, h, heads=config.heads, concat=False, edge_dim=config.edge_features,
@@ -105,13 +140,14 @@ class StageGNN(nn.Module):
             if cpu is None:
                 raise ValueError("this network takes the CPU's features: pass cpu [num_graphs, cpu_features]")
             h = h + self.cpu_encoder(cpu)[batch]
+        h = self.dropout(h)
         for conv, root, norm in zip(self.convs, self.roots, self.norms):
             h = norm(h + torch.relu(root(h) + conv(h, edge_index, edge_attr)))
         pooled = torch.cat(
             [self.sum_pool(h, batch, dim_size=num_graphs), self.attention_pool(h, batch, dim_size=num_graphs)],
             dim=-1,
         )
-        out = self.head(pooled)
+        out = self.head(self.dropout(pooled))
         log_latency = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
         return out[:, 0], log_latency
 

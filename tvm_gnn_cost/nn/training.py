@@ -12,10 +12,14 @@ import torch
 
 from .data import collate
 from .graph import StageGraph
-from .losses import anchor_penalty, latency_loss, pairwise_rank_loss
+from .losses import RANK_LOSSES, anchor_penalty, latency_loss
 from .model import StageGNN
 
 logger = logging.getLogger(__name__)
+
+
+#: What ``TrainConfig.finetune`` can name: every weight, or the readout head alone.
+FINETUNE = ("all", "head")
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,12 @@ class TrainConfig:
     ``update_epochs`` passes after every ``update`` (incremental: weights and optimizer state carry over), each capped at
     ``max_steps`` mini-batch steps so an update's cost stays bounded as the buffer grows.
     ``anchor_weight`` pulls the weights toward pretrained ones (L2-SP), so fine-tuning on one
-    task's measurements does not forget what pretraining taught.
+    task's measurements does not forget what pretraining taught; ``finetune="head"`` updates
+    only the readout head once the model knows the target kind.
+
+    The recipe: ``rank_loss`` names one of :data:`~tvm_gnn_cost.nn.losses.RANK_LOSSES`;
+    ``group_tasks`` > 0 forms each batch from that many tasks, ``batch_size // group_tasks``
+    records each (more same-task pairs per step than shuffled batches of many tasks).
     """
 
     lr: float = 2e-3
@@ -42,6 +51,51 @@ class TrainConfig:
     rank_weight: float = 1.0
     latency_weight: float = 0.5
     anchor_weight: float = 1.0
+    rank_loss: str = "ranknet"
+    group_tasks: int = 0
+    finetune: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.rank_loss not in RANK_LOSSES:
+            raise ValueError(f"rank_loss={self.rank_loss!r}; choose one of {sorted(RANK_LOSSES)}")
+        if self.finetune not in FINETUNE:
+            raise ValueError(f"finetune={self.finetune!r}; choose one of {FINETUNE}")
+        if not 0 <= self.group_tasks <= self.batch_size:
+            raise ValueError(f"group_tasks={self.group_tasks} must be between 0 (shuffled) and batch_size "
+                             f"({self.batch_size})")
+
+
+@dataclass(frozen=True)
+class FitStats:
+    """What one :func:`fit` call did: mean loss, steps, and same-task pairs of different throughput per step."""
+
+    loss: float
+    steps: int
+    pairs_per_step: float
+
+
+def epoch_batches(task: np.ndarray, config: TrainConfig, generator: np.random.Generator) -> list[np.ndarray]:
+    """One pass over the samples as index batches: shuffled, or ``config.group_tasks`` tasks per batch.
+
+    Grouped batches cut each task's shuffled records into runs of ``batch_size // group_tasks``
+    and deal the runs out in random order (two runs of one task may meet), so every record is
+    still seen once per epoch.
+    """
+    order = generator.permutation(len(task))
+    if not config.group_tasks:
+        return [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    per_task = max(1, config.batch_size // config.group_tasks)
+    order = order[np.argsort(task[order], kind="stable")]  # grouped by task, shuffled within each
+    runs = [run[i : i + per_task] for run in np.split(order, np.flatnonzero(np.diff(task[order])) + 1)
+            for i in range(0, len(run), per_task)]
+    runs = [runs[i] for i in generator.permutation(len(runs))]
+    step = config.group_tasks
+    return [np.concatenate(runs[i : i + step]) for i in range(0, len(runs), step)]
+
+
+def ranked_pairs(throughput: np.ndarray, task: np.ndarray) -> int:
+    """Pairs of one task with different throughput: what a ranking loss learns from."""
+    return int(((task[:, None] == task[None, :]) & (throughput[:, None] > throughput[None, :])).sum())
 
 
 def fit(
@@ -56,38 +110,52 @@ def fit(
     config: TrainConfig,
     generator: np.random.Generator,
     anchor: dict[str, torch.Tensor] | None = None,
-) -> float:
-    """Run up to ``epochs`` shuffled passes (at most ``config.max_steps`` steps); return the mean loss.
+    head_only: bool = False,
+) -> FitStats:
+    """Run up to ``epochs`` passes of :func:`epoch_batches` (at most ``config.max_steps`` steps).
 
     With an ``anchor`` (pretrained weights by parameter name) and ``config.anchor_weight`` > 0,
-    the loss adds ``anchor_weight`` times their :func:`anchor_penalty`.
+    the loss adds ``anchor_weight`` times their :func:`anchor_penalty`. ``head_only`` leaves
+    every weight but the readout head's as it is.
     """
     anchored = anchor is not None and config.anchor_weight > 0
-    n = len(graphs)
-    steps_per_epoch = max(1, math.ceil(n / config.batch_size))
-    total_steps = min(epochs * steps_per_epoch, config.max_steps)
+    rank_loss = RANK_LOSSES[config.rank_loss]
+    frozen = [p for name, p in model.named_parameters() if head_only and not _in_head(name)]
+    for p in frozen:
+        p.requires_grad_(False)
     model.train()
-    losses = []
-    order = np.empty(0, dtype=np.int64)
-    for _ in range(total_steps):
-        if len(order) == 0:
-            order = generator.permutation(n)
-        idx, order = order[: config.batch_size], order[config.batch_size :]
-        batch = collate([graphs[i] for i in idx])
-        score, pred_log = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(idx), batch.cpu_features)
-        loss = config.rank_weight * pairwise_rank_loss(
-            score, torch.from_numpy(throughput[idx]), torch.from_numpy(task[idx])
-        ) + config.latency_weight * latency_loss(pred_log, torch.from_numpy(log_latency[idx]))
-        if anchored:
-            loss = loss + config.anchor_weight * anchor_penalty(model, anchor)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    mean = float(np.mean(losses)) if losses else math.nan
-    logger.debug("trained %d steps on %d samples, mean loss %.4f", total_steps, n, mean)
-    return mean
+    losses, pairs = [], 0
+    try:
+        for _ in range(epochs):
+            if len(losses) == config.max_steps:
+                break
+            for idx in epoch_batches(task, config, generator)[: config.max_steps - len(losses)]:
+                batch = collate([graphs[i] for i in idx])
+                score, pred_log = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(idx),
+                                        batch.cpu_features)
+                loss = config.rank_weight * rank_loss(
+                    score, torch.from_numpy(throughput[idx]), torch.from_numpy(task[idx])
+                ) + config.latency_weight * latency_loss(pred_log, torch.from_numpy(log_latency[idx]))
+                if anchored:
+                    loss = loss + config.anchor_weight * anchor_penalty(model, anchor)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+                pairs += ranked_pairs(throughput[idx], task[idx])
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+        model.eval()
+    stats = FitStats(float(np.mean(losses)) if losses else math.nan, len(losses), pairs / max(1, len(losses)))
+    logger.debug("trained %d steps on %d samples, mean loss %.4f, %.0f ranked pairs a step", stats.steps,
+                 len(graphs), stats.loss, stats.pairs_per_step)
+    return stats
+
+
+def _in_head(name: str) -> bool:
+    """Whether a parameter (by ``named_parameters`` name, DDP's ``module.`` prefix allowed) is the readout head's."""
+    return name.removeprefix("module.").startswith("head.")
 
 
 @torch.no_grad()

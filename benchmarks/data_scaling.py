@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tvm_gnn_cost import host_target
-from tvm_gnn_cost.datasets.loading import TaskRecords, load_dataset, load_spread
+from tvm_gnn_cost.datasets.loading import TaskRecords, load_zero_shot
 from tvm_gnn_cost.evaluation import Features, evaluate, every_record, fitted_xgb, learner_predictor, mean_sd
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.nn import GNNConfig
@@ -99,9 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
-    corpus = [t for path in args.pretraining for t in load_spread(path, 24 if args.quick else None)]
-    unseen = [t for t in load_dataset(args.unseen) if np.isfinite(t.seconds).sum() >= args.min_records]
-    unseen = unseen[:4] if args.quick else unseen
+    corpus, unseen = load_zero_shot(args.pretraining, args.unseen, min_records=args.min_records, quick=args.quick)
     target_cpu = unseen[0].cpu
     features = Features(corpus + unseen)
     print(f"{len(corpus)} pretraining tasks ({sum(len(t.seconds) for t in corpus)} records), {len(unseen)} unseen "

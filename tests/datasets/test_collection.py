@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from tvm.s_tir.meta_schedule.runner import RunnerResult
 from tvm_gnn_cost import host_target, make_builder, make_runner, sample_candidates
 from tvm_gnn_cost.datasets.collection import Recipe, _record, collect_task
 from tvm_gnn_cost.datasets.database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
-from tvm_gnn_cost.datasets.loading import load_dataset, load_datasets, load_spread, matching
+from tvm_gnn_cost.datasets.loading import load_dataset, load_datasets, load_spread, load_zero_shot, matching
 from tvm_gnn_cost.datasets.workloads import get_workload, suite_tasks, workload_task
 from tvm_gnn_cost.features.extraction import extract_stage_graphs
 from tvm_gnn_cost.search.measure import tune_context
@@ -191,3 +192,12 @@ def test_any_damaged_database_opens_with_every_line_kept_or_set_aside(data, smal
     assert len(db) == len(kept) and set(good) <= set(kept)
     assert sorted(kept + aside) == sorted(lines)  # nothing lost, nothing changed
     assert (directory / WORKLOAD_FILE).read_bytes().startswith(workloads)
+
+
+def test_zero_shot_sets_keep_unseen_tasks_with_enough_records_and_quick_ones_are_small():
+    data = Path(__file__).resolve().parents[2] / "data"
+    corpus, unseen = load_zero_shot([data / "ops-resnet50-squeezenet.tar.xz"], data / "unseen-inception-vgg-zfnet.tar.xz",
+                                    min_records=8, quick=True)
+    assert len(corpus) == 24 and 0 < len(unseen) <= 4
+    assert all(np.isfinite(t.seconds).sum() >= 8 for t in unseen)
+    assert not {t.source for t in corpus} & {t.source for t in unseen}

@@ -105,6 +105,17 @@ def load_spread(path: Path, at_most: int | None) -> list[TaskRecords]:
     return load_dataset(path, names[:: max(1, len(names) // at_most)][:at_most])
 
 
+def load_zero_shot(pretraining: Sequence[Path], unseen: Path, *, min_records: int, quick: bool = False
+                   ) -> tuple[list[TaskRecords], list[TaskRecords]]:
+    """(pretraining tasks, unseen tasks with ``min_records`` valid records): what a zero-shot benchmark scores.
+
+    ``quick`` takes 24 tasks spread over each pretraining dataset and the first 4 unseen tasks.
+    """
+    corpus = [t for path in pretraining for t in load_spread(path, 24 if quick else None)]
+    scored = [t for t in load_dataset(unseen) if np.isfinite(t.seconds).sum() >= min_records]
+    return corpus, scored[:4] if quick else scored
+
+
 def load_datasets(paths: Sequence[Path], patterns: str = "") -> list[TaskRecords]:
     """The tasks of several datasets whose names match ``patterns`` (see :func:`matching`).
 

@@ -10,6 +10,10 @@ through one ``update``. Models:
 - ``gnn-anchor``: the same, fine-tuning pulled toward the pretrained weights (L2-SP,
   ``TrainConfig.anchor_weight`` = ``--anchor-weight``);
 - ``gnn-replay``: ``gnn-plain`` with ``--replay`` pretraining records in its replay buffer;
+- ``gnn-head``: the pretrained weights with only the readout head fine-tuned (``finetune="head"``, anchored);
+- ``gnn-residual``: the pretrained network frozen, plus a residual XGBoost booster fitted on the
+  k measurements with the network's log-throughput as base margin (``finetune="residual"``,
+  TenSet's local-residual transfer);
 - ``gnn-scratch``: ``GNNLearner(pretrained=False)`` (random scores until it has 32 measurements);
 - ``xgb-pretrained``: TVM's XGBModel fed every record the GNN trained on first (TenSet-style), then the k;
 - ``xgb``: TVM's XGBModel from scratch, its tuning defaults (random scores for its first 100).
@@ -61,7 +65,7 @@ PRETRAINING = [ROOT / "data" / "generated", ROOT / "data" / "ops-resnet50-squeez
 UNSEEN = ROOT / "data" / "unseen-inception-vgg-zfnet.tar.xz"
 ROUND = 32  # candidates a search measures per round (tune_tasks' num_trials_per_iter)
 QUICK_TASKS = 24  # --quick: pretraining tasks per dataset, spread over it (the corpus keeps growing)
-GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay")
+GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay", "gnn-head", "gnn-residual")
 MODELS = (*GNN_VARIANTS, "gnn-scratch", "xgb-pretrained", "xgb")
 
 
@@ -103,6 +107,14 @@ def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: Ta
     return model.predict(task.context(), [task.candidates[i] for i in test])
 
 
+def default_variant(anchor_weight: float) -> str:
+    """Which GNN arm the plug-in's default ``TrainConfig`` fine-tunes as."""
+    default = TrainConfig()
+    if default.finetune != "all":
+        return f"gnn-{default.finetune}"
+    return "gnn-anchor" if default.anchor_weight == anchor_weight > 0 else "gnn-plain"
+
+
 def aggregate(runs: list[dict], key: str) -> dict:
     """Mean and sample sd over seeds of ``run[key][model][k]``: a dict of metrics, or one number."""
     first = runs[0][key]
@@ -118,9 +130,12 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
     orders = {t.name: orders_rng.permutation(len(t.seconds)) for t in unseen}  # shots of k: a prefix of 4k's
     plain = replace(TrainConfig(), anchor_weight=0.0)
     anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight)
+    pretrained = partial(GNNLearner, pretrained=args.weights, seed=seed)
     fresh = {  # a new learner per task and k, same seed
-        "gnn-plain": partial(GNNLearner, pretrained=args.weights, seed=seed, train_config=plain),
-        "gnn-anchor": partial(GNNLearner, pretrained=args.weights, seed=seed, train_config=anchored),
+        "gnn-plain": partial(pretrained, train_config=plain),
+        "gnn-anchor": partial(pretrained, train_config=anchored),
+        "gnn-head": partial(pretrained, train_config=replace(anchored, finetune="head")),
+        "gnn-residual": partial(pretrained, train_config=replace(anchored, finetune="residual")),
         "gnn-scratch": partial(GNNLearner, pretrained=False, seed=seed),
     }
     fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
@@ -221,7 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
         "shots": args.shots,
         "test_records": args.test,
         "anchor_weight": args.anchor_weight,
-        "default_variant": "gnn-anchor" if TrainConfig().anchor_weight == args.anchor_weight > 0 else "gnn-plain",
+        "default_variant": default_variant(args.anchor_weight),
         "replay_records": args.replay,
         "summary": aggregate(runs, "models"),
         "forgetting": aggregate(runs, "retained"),

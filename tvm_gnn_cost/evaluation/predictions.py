@@ -41,11 +41,12 @@ def evaluate(predict: Predictor, records: Records) -> dict[str, float | None]:
 
 
 def learner_predictor(learner: GNNLearner, graphs: dict[str, list[StageGraph]]) -> Predictor:
-    """A learner's scores and predicted seconds, given every task's stage graphs by name."""
+    """A learner's scores (:meth:`GNNLearner.log_throughput`) and predicted seconds, given each task's stage graphs by name."""
 
     def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores, log_seconds = learner.predict([graphs[task.name][i] for i in index])
-        return scores, np.exp(log_seconds)
+        chosen = [graphs[task.name][i] for i in index]
+        scores, log_seconds = learner.predict(chosen)
+        return learner.log_throughput(chosen, scores), np.exp(log_seconds)
 
     return predict
 

@@ -22,6 +22,7 @@ from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load
 from .data import ReplayBuffer, Sample
 from .graph import NODE_FEATURES, StageGraph
 from .model import GNNConfig, StageGNN
+from .residual import ResidualBooster
 from .scores import fit_score_scale, search_scores
 from .training import FitStats, TrainConfig, fit, predict_graphs
 
@@ -33,8 +34,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default.
 #: How many of the newest buffered samples :meth:`GNNLearner.calibrate` refits the score scale on after an update.
 CALIBRATION_SAMPLES = 2048
 
-#: What :meth:`GNNLearner.snapshot` returns: weights by name, the target kinds and the score scale.
-Snapshot = tuple[dict[str, torch.Tensor], set[str], float]
+#: What :meth:`GNNLearner.snapshot` returns: weights by name, the target kinds, the score scale, the residual booster.
+Snapshot = tuple[dict[str, torch.Tensor], set[str], float, ResidualBooster | None]
 
 
 def stored_config(payload: dict[str, Any], path: str | os.PathLike) -> GNNConfig:
@@ -99,6 +100,7 @@ class GNNLearner:
         self.num_updates = 0
         self.score_scale = 1.0  # turns raw scores into log-throughputs (:mod:`.scores`), refitted after training
         self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
+        self.residual: ResidualBooster | None = None  # finetune="residual": fitted on this run's buffer, not saved
 
     def reset_optimizer(self, lr: float | None = None) -> None:
         """A fresh AdamW (``train_config``'s learning rate unless ``lr``): no moments carried over."""
@@ -116,12 +118,15 @@ class GNNLearner:
         """One search round's measurements (on a ``kind`` target): buffer them and train online.
 
         A network that already knows ``kind`` (pretrained, or trained earlier in the run)
-        fine-tunes ``update_epochs`` right away (only its head with ``finetune="head"``); one
-        that does not waits for ``min_samples`` valid measurements, then trains ``first_epochs``.
+        fine-tunes ``update_epochs`` right away (only its head with ``finetune="head"``; with
+        ``"residual"`` it refits the residual booster to the buffer and leaves the network as it
+        is); one that does not waits for ``min_samples`` valid measurements, then trains ``first_epochs``.
         """
         self.buffer.extend(samples)
         self.num_updates += 1
-        if kind in self.target_kinds:
+        if kind in self.target_kinds and self.train_config.finetune == "residual":
+            self.fit_residual()
+        elif kind in self.target_kinds:
             self._train_buffer(self.train_config.update_epochs, {kind}, head_only=self.train_config.finetune == "head")
         elif self.buffer.num_measured >= self.train_config.min_samples:
             self._train_buffer(self.train_config.first_epochs, {kind})
@@ -159,6 +164,14 @@ class GNNLearner:
         return fit(network or self.network, self.optimizer, graphs, throughput, log_latency, tasks, epochs=epochs,
                    config=config or self.train_config, generator=self.rng, anchor=self.anchor, head_only=head_only)
 
+    def fit_residual(self) -> None:
+        """Refit the residual booster to every buffered sample, the network's log-throughput as its margin."""
+        samples = list(self.buffer.samples)
+        graphs = [s.graph for s in samples]
+        _, log_latency, tasks = self.buffer.targets(samples)
+        margin = self.score_scale * self.predict(graphs)[0]
+        self.residual = ResidualBooster.fit(graphs, margin, log_latency, tasks, seed=self.seed)
+
     def fit_input_norm(self, graphs: Sequence[StageGraph]) -> None:
         """Fit a ``"fitted"`` input norm to the node features of ``graphs`` (a ``"layer"`` norm needs nothing)."""
         if self.config.input_norm == "fitted" and graphs:
@@ -175,9 +188,17 @@ class GNNLearner:
         """(raw score, predicted log-seconds) of stage graphs, float64; higher scores are faster."""
         return predict_graphs(self.network, graphs)
 
+    def log_throughput(self, graphs: Sequence[StageGraph], scores: np.ndarray | None = None) -> np.ndarray:
+        """Predicted log-throughput up to a constant: ``score_scale * score``, plus the residual booster's correction.
+
+        ``scores``: the network's raw scores of ``graphs``, if the caller has them already.
+        """
+        value = self.score_scale * (self.predict(graphs)[0] if scores is None else scores)
+        return value + self.residual.correction(graphs) if self.residual is not None else value
+
     def search_scores(self, graphs: Sequence[StageGraph]) -> np.ndarray:
-        """What the search gets: predicted throughput over the batch's best, in (0, 1], in the raw scores' order."""
-        return search_scores(self.predict(graphs)[0], self.score_scale)
+        """What the search gets: predicted throughput over the batch's best, in (0, 1], in :meth:`log_throughput`'s order."""
+        return search_scores(self.log_throughput(graphs), 1.0)
 
     def random_scores(self, n: int) -> np.ndarray:
         """Uniform random scores from the seeded generator: what an untrained model ranks with."""
@@ -186,12 +207,13 @@ class GNNLearner:
     # ---- state -------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The weights, target kinds and score scale, to :meth:`rollback` to after a failed update."""
-        return {k: v.clone() for k, v in self.network.state_dict().items()}, set(self.target_kinds), self.score_scale
+        """The weights, target kinds, score scale and residual booster, to :meth:`rollback` to after a failed update."""
+        weights = {k: v.clone() for k, v in self.network.state_dict().items()}
+        return weights, set(self.target_kinds), self.score_scale, self.residual
 
     def rollback(self, snapshot: Snapshot) -> None:
         """Back to a :meth:`snapshot`, with a fresh optimizer (its moments may be non-finite)."""
-        weights, kinds, self.score_scale = snapshot
+        weights, kinds, self.score_scale, self.residual = snapshot
         self.network.load_state_dict(weights)
         self.target_kinds = set(kinds)
         self.reset_optimizer()

@@ -18,8 +18,9 @@ from .model import StageGNN
 logger = logging.getLogger(__name__)
 
 
-#: What ``TrainConfig.finetune`` can name: every weight, or the readout head alone.
-FINETUNE = ("all", "head")
+#: What ``TrainConfig.finetune`` can name: every weight, the readout head alone, or none (a
+#: :class:`~tvm_gnn_cost.nn.residual.ResidualBooster` fitted on the run's measurements instead).
+FINETUNE = ("all", "head", "residual")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class TrainConfig:
     ``max_steps`` mini-batch steps so an update's cost stays bounded as the buffer grows.
     ``anchor_weight`` pulls the weights toward pretrained ones (L2-SP), so fine-tuning on one
     task's measurements does not forget what pretraining taught; ``finetune="head"`` updates
-    only the readout head once the model knows the target kind.
+    only the readout head once the model knows the target kind, and ``finetune="residual"``
+    freezes the network and fits a residual booster to the buffer instead (:mod:`.residual`).
 
     The recipe: ``rank_loss`` names one of :data:`~tvm_gnn_cost.nn.losses.RANK_LOSSES`;
     ``group_tasks`` > 0 forms each batch from that many tasks, ``batch_size // group_tasks``

@@ -10,14 +10,17 @@ default) and zero-shot on every record of the transfer benchmark's unseen models
 v1, VGG-19, ZFNet-512). TVM's XGBModel fed the same training records is the reference.
 
 Results go to benchmarks/results/recipe.json and recipe.png; ``chosen`` names the variant with
-the best mean validation pairwise accuracy.
+the best mean validation pairwise accuracy. ``--add`` trains only the variants named and adds
+them to an existing result of the same corpus and seeds (accuracies, not timings, so runs
+of another day compare).
 
-    .venv/bin/python benchmarks/recipe.py [--quick] [--seeds 1 2 3] [--variants ranknet lambdarank]
+    .venv/bin/python benchmarks/recipe.py [--quick] [--seeds 1 2 3] [--variants ranknet lambdarank] [--add]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -53,6 +56,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "hidden-32": ({"hidden": 32}, {}),
     "hidden-128": ({"hidden": 128}, {}),
     "nomp": ({"num_layers": 0}, {}),
+    "layers-4": ({"num_layers": 4}, {}),
+    "stage-readout": ({"readout": "stages"}, {}),
 }
 GROUPS = {"validation": "held-out models (validation)", "unseen": "unseen models, zero-shot"}
 
@@ -94,6 +99,14 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
+def check_addable(earlier: dict, records: int, seeds: list[int], config: PretrainConfig) -> None:
+    """Refuse to add variants to a result of another corpus, other seeds or another schedule."""
+    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": json.loads(json.dumps(asdict(config)))}
+    for key, value in mine.items():
+        if earlier[key] != value:
+            raise SystemExit(f"--add: the result holds {key}={earlier[key]}, this run {value}; run without --add")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pretraining", type=Path, nargs="+", default=PRETRAINING)
@@ -106,28 +119,35 @@ def main(argv: list[str] | None = None) -> dict:
                         help="24 tasks per dataset, 4 unseen, 1 seed, 3 epochs, validation of any size")
     parser.add_argument("--out", type=Path, help="JSON result (default results/recipe.json, "
                         "or results/quick/recipe.json with --quick)")
+    parser.add_argument("--add", action="store_true", help="add --variants to the result in --out (same corpus, "
+                        "seeds and epochs) instead of starting a new one")
     args = parser.parse_args(argv)
     config = PretrainConfig(epochs=args.epochs, patience=min(PretrainConfig().patience, args.epochs))
     if args.quick:
         args.seeds = args.seeds[:1]
         config = replace(config, epochs=3, patience=3, val_min_tasks=0, val_min_records=2)
     out = args.out or RESULTS / ("quick" if args.quick else "") / "recipe.json"
+    earlier = json.loads(out.read_text()) if args.add else None
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
     corpus, unseen = load_zero_shot(args.pretraining, args.unseen, min_records=args.min_records, quick=args.quick)
     features = Features(corpus + unseen)
-    print(f"{len(corpus)} pretraining tasks ({sum(len(t.seconds) for t in corpus)} records), {len(unseen)} unseen "
+    records = int(sum(len(t.seconds) for t in corpus))
+    print(f"{len(corpus)} pretraining tasks ({records} records), {len(unseen)} unseen "
           f"tasks; stage graphs in {time.perf_counter() - start:.0f} s")
+    if earlier is not None:
+        check_addable(earlier, records, args.seeds, config)
 
     runs = []
-    for seed in args.seeds:
+    for n, seed in enumerate(args.seeds):
         seeded = replace(config, seed=seed)
         run: dict = {"seed": seed, "val_models": sorted({t.source for t in split_tasks(corpus, seeded)[1]}),
-                     "variants": {}}
+                     "variants": {} if earlier is None else earlier["runs"][n]["variants"]}
         for name in args.variants:
             run["variants"][name] = gnn_run(name, corpus, features, unseen, seeded)
-        run["variants"]["xgb"] = xgb_run(corpus, features, unseen, seeded)
+        if earlier is None:
+            run["variants"]["xgb"] = xgb_run(corpus, features, unseen, seeded)
         for name, row in run["variants"].items():
             print(f"seed {seed} {name:14s} validation pairwise {row['validation']['pairwise_accuracy']:.3f} "
                   f"top-1 {row['validation']['top1']:.3f} | unseen pairwise {row['unseen']['pairwise_accuracy']:.3f} "
@@ -146,11 +166,11 @@ def main(argv: list[str] | None = None) -> dict:
         "unseen_tasks": [t.name for t in unseen],
         "seeds": args.seeds,
         "pretrain_config": asdict(config),
-        "variants": {name: {"model": VARIANTS[name][0], "recipe": VARIANTS[name][1]} for name in args.variants},
+        "variants": {name: {"model": VARIANTS[name][0], "recipe": VARIANTS[name][1]} for name in gnns},
         "chosen": max(gnns, key=lambda n: summary[n]["validation"]["pairwise_accuracy"]["mean"]),
         "summary": summary,
         "runs": runs,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(time.perf_counter() - start, 1) + (earlier["seconds"] if earlier else 0.0),
     }
     write_json(out, result)
     plot_metric_bars(summary, out.with_suffix(".png"), groups=GROUPS,

@@ -73,6 +73,9 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     recipe = json.loads((tmp_path / "recipe.json").read_text())
     assert set(recipe["summary"]) == {*recipe["variants"], "xgb"} and recipe["chosen"] in recipe["variants"]
     assert recipe["summary"]["grouped-8x16"]["pairs_per_step"]["mean"] > recipe["summary"]["ranknet"]["pairs_per_step"]["mean"]
+    added = load("recipe").main(["--quick", "--variants", "nomp", "--add", "--out", str(tmp_path / "recipe.json")])
+    assert set(added["summary"]) == set(recipe["summary"]) and added["summary"]["xgb"] == recipe["summary"]["xgb"]
+    assert added["seconds"] > recipe["seconds"]
 
     unseen = json.loads((tmp_path / "search_unseen.json").read_text())
     assert [t.split(".")[0] for t in unseen["tasks"]] == ["inception_v1"]  # --quick: one unseen model

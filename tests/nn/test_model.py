@@ -100,3 +100,17 @@ def test_dropout_acts_in_training_only_and_keeps_the_weights_names():
     assert torch.equal(run(model, graphs)[0], run(model, graphs)[0])
     model.train()
     assert not torch.equal(run(model, graphs)[0], run(model, graphs)[0])
+
+
+def test_a_stage_readout_adds_up_per_stage_scores_and_times():
+    torch.manual_seed(0)
+    model = StageGNN(GNNConfig(readout="stages", num_layers=0)).eval()  # no messages: each stage on its own
+    graphs = [chain(3, 0), chain(2, 1)]
+    score, log_latency = run(model, graphs)
+    stages = [run(model, [StageGraph(g.x[i:i + 1], np.zeros((2, 0), np.int64), g.edge_attr[:0], ("b",))])
+              for g in graphs for i in range(g.num_nodes)]
+    torch.testing.assert_close(score, torch.stack([sum(s[0] for s in stages[:3]), sum(s[0] for s in stages[3:])])[:, 0])
+    seconds = [torch.exp(s[1]) for s in stages]
+    torch.testing.assert_close(log_latency, torch.log(torch.stack([sum(seconds[:3]), sum(seconds[3:])]))[:, 0])
+    with pytest.raises(ValueError, match="readout"):
+        GNNConfig(readout="mean")

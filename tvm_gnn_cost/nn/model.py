@@ -18,6 +18,8 @@ from .graph import CPU_FEATURES, EDGE_FEATURES, NODE_FEATURES
 ARCHITECTURE = "StageGNN"
 #: What ``GNNConfig.input_norm`` can name.
 INPUT_NORMS = ("layer", "fitted")
+#: What ``GNNConfig.readout`` can name.
+READOUTS = ("pooled", "stages")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class GNNConfig:
         input_norm: ``"layer"`` normalises each node's feature row (LayerNorm); ``"fitted"``
             standardises each feature column by a mean and spread fitted on the training set
             (:class:`Standardize`, fitted by :meth:`GNNLearner.fit_input_norm`), kept in the weights.
+        readout: ``"pooled"`` runs the head on the graph's pooled embedding (sum and attention);
+            ``"stages"`` runs it on every stage and adds the stages up (scores summed, latencies
+            summed as seconds), so each stage's cost stays its own, in the context message passing gave it.
     """
 
     node_features: int = NODE_FEATURES
@@ -51,10 +56,13 @@ class GNNConfig:
     log_latency_scale: float = 3.0
     dropout: float = 0.0
     input_norm: str = "layer"
+    readout: str = "pooled"
 
     def __post_init__(self) -> None:
         if self.input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm={self.input_norm!r}; choose one of {INPUT_NORMS}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout={self.readout!r}; choose one of {READOUTS}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
 
@@ -117,8 +125,9 @@ class StageGNN(nn.Module):
         self.roots = nn.ModuleList(nn.Linear(h, h) for _ in range(config.num_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(config.num_layers))
         self.sum_pool = SumAggregation()
-        self.attention_pool = AttentionalAggregation(gate_nn=nn.Linear(h, 1))
-        self.head = nn.Sequential(nn.Linear(2 * h, h), nn.ReLU(), nn.Linear(h, 2))
+        if config.readout == "pooled":
+            self.attention_pool = AttentionalAggregation(gate_nn=nn.Linear(h, 1))
+        self.head = nn.Sequential(nn.Linear(2 * h if config.readout == "pooled" else h, h), nn.ReLU(), nn.Linear(h, 2))
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer."""
@@ -143,6 +152,8 @@ class StageGNN(nn.Module):
         h = self.dropout(h)
         for conv, root, norm in zip(self.convs, self.roots, self.norms):
             h = norm(h + torch.relu(root(h) + conv(h, edge_index, edge_attr)))
+        if self.config.readout == "stages":
+            return self._stage_readout(h, batch, num_graphs)
         pooled = torch.cat(
             [self.sum_pool(h, batch, dim_size=num_graphs), self.attention_pool(h, batch, dim_size=num_graphs)],
             dim=-1,
@@ -150,6 +161,16 @@ class StageGNN(nn.Module):
         out = self.head(self.dropout(pooled))
         log_latency = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
         return out[:, 0], log_latency
+
+    def _stage_readout(self, h: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-stage (score, log seconds) from the head; a graph's score is their sum, its time the sum of times."""
+        out = self.head(self.dropout(h))
+        score = self.sum_pool(out[:, :1], batch, dim_size=num_graphs)[:, 0]
+        stage_log = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
+        peak = torch.full((num_graphs,), -torch.inf, dtype=stage_log.dtype).scatter_reduce(
+            0, batch, stage_log.detach(), "amax")  # a stable log-sum-exp per graph
+        total = self.sum_pool(torch.exp(stage_log - peak[batch])[:, None], batch, dim_size=num_graphs)[:, 0]
+        return score, peak + torch.log(total)
 
     def __repr__(self) -> str:
         c = self.config

@@ -35,7 +35,8 @@ DEFINITIONS = """\
 All ranking metrics are computed within one task (the search only compares candidates of
 one task), then averaged over tasks with equal weight, except top-k, which is TenSet's
 weighted ratio. Failed candidates (build or run errors, timeouts) have no latency: they are
-left out of the pairwise, tau and error metrics, and count as infinitely slow in top-k.
+left out of the pairwise, tau and error metrics, and count in top-k as their task's slowest
+valid candidate (so one task whose pick failed cannot zero the weighted ratio).
 
 - **pairwise accuracy**: over all pairs of valid candidates of a task with different measured
   times, the fraction whose scores are ordered like their times (a tie counts one half).
@@ -440,7 +441,10 @@ def recipe_section(recipe: dict, plot: str) -> list[str]:
         "`PretrainConfig()`'s schedule and changes one thing from `ranknet`; validation is whole held-out models "
         "(tasks of at least 8 valid records), unseen is every record of the "
         f"{len(recipe['unseen_tasks'])} unseen-model tasks, zero-shot. XGBModel is fed the same training records. "
-        f"Mean ± sd over seeds {recipe['seeds']}. Chosen by validation pairwise: `{recipe['chosen']}`.",
+        f"Mean ± sd over seeds {recipe['seeds']}. Chosen by validation pairwise: `{recipe['chosen']}`."
+        + ("" if "top1_failed_pick" in recipe else
+           " This run's top-1 still counted a failed pick as infinitely slow: a seed where one validation task's "
+           "pick failed scores 0 on validation top-1 (pairwise is unaffected)."),
         "",
         "| variant | validation pairwise | validation top-1 | unseen pairwise | unseen top-1 | kept epoch | pairs/step |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",

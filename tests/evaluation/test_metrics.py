@@ -27,9 +27,9 @@ def test_kendall_tau_is_one_for_the_same_order():
 
 def test_top_k_is_tenset_weighted_ratio_and_failed_picks_cost():
     a = TaskPrediction(weight=2.0, seconds=np.array([1.0, 2.0, 4.0]), scores=np.array([0.0, 1.0, 2.0]))
-    b = TaskPrediction(weight=1.0, seconds=np.array([NAN, 3.0]), scores=np.array([1.0, 0.0]))
-    # top-1: a picks 4.0 (best 1.0); b picks a failure (inf)
-    assert top_k_score([a, b], 1) == pytest.approx((2 * 1.0 + 1 * 3.0) / (2 * 4.0 + np.inf))
+    b = TaskPrediction(weight=1.0, seconds=np.array([NAN, 3.0, 6.0]), scores=np.array([1.0, 0.0, -1.0]))
+    # top-1: a picks 4.0 (best 1.0); b picks a failure, counted as its slowest valid time (6.0)
+    assert top_k_score([a, b], 1) == pytest.approx((2 * 1.0 + 1 * 3.0) / (2 * 4.0 + 6.0))
     assert top_k_score([a], 1) == pytest.approx(0.25)
     assert top_k_score([a, b], 2) == pytest.approx((2 * 1.0 + 3.0) / (2 * 2.0 + 3.0))
     assert top_k_score([a, b], 5) == 1.0

@@ -2,7 +2,8 @@
 
 Every ranking metric is computed within a task, since the search only ever compares
 candidates of one task. Failed candidates (NaN seconds) are left out of the ranking and
-error metrics, but count in top-k: a model that ranks a failing schedule first pays for it.
+error metrics, but count in top-k as the task's slowest valid record: a model that ranks a
+failing schedule first pays for it, and one such task cannot zero the whole score.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def top_k_score(tasks: Sequence[TaskPrediction], k: int) -> float:
     """TenSet's top-k score: sum_i w_i best_i / sum_i w_i best_in_top_k_i, over tasks with a valid record.
 
     ``best_i`` is task i's best measured time; ``best_in_top_k_i`` the best among the k
-    candidates the model ranks highest (infinite if all k failed). 1.0 is perfect.
+    candidates the model ranks highest (the task's slowest valid time if all k failed). 1.0 is perfect.
     """
     num = den = 0.0
     for task in tasks:
@@ -56,7 +57,7 @@ def top_k_score(tasks: Sequence[TaskPrediction], k: int) -> float:
         top = np.argsort(-task.scores, kind="stable")[:k]
         picked = task.seconds[top]
         num += task.weight * np.nanmin(task.seconds)
-        den += task.weight * (np.nanmin(picked) if np.isfinite(picked).any() else np.inf)
+        den += task.weight * (np.nanmin(picked) if np.isfinite(picked).any() else np.nanmax(task.seconds))
     return float(num / den) if den > 0 else float("nan")
 
 

@@ -61,6 +61,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "layers-4": ({"num_layers": 4}, {}),
     "stage-readout": ({"readout": "stages"}, {}),
 }
+#: How top-1 counts a task whose pick failed to build or run (results without the key: infinitely slow).
+TOP1_FAILED_PICK = "slowest valid"
 GROUPS = {"validation": "held-out models (validation)", "unseen": "unseen models, zero-shot"}
 
 
@@ -103,10 +105,11 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def check_addable(earlier: dict, records: int, seeds: list[int], config: PretrainConfig) -> None:
-    """Refuse to add variants to a result of another corpus, other seeds or another schedule."""
-    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": json.loads(json.dumps(asdict(config)))}
+    """Refuse to add variants to a result of another corpus, seeds, schedule or top-1 rule."""
+    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": json.loads(json.dumps(asdict(config))),
+            "top1_failed_pick": TOP1_FAILED_PICK}
     for key, value in mine.items():
-        if earlier[key] != value:
+        if earlier.get(key) != value:
             raise SystemExit(f"--add: the result holds {key}={earlier[key]}, this run {value}; run without --add")
 
 
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seeds": args.seeds,
         "pretrain_config": asdict(config),
         "variants": {name: {"model": VARIANTS[name][0], "recipe": VARIANTS[name][1]} for name in gnns},
-        "top1_failed_pick": "slowest valid",  # how top-1 counts a task whose pick failed (was: infinitely slow)
+        "top1_failed_pick": TOP1_FAILED_PICK,
         "chosen": max(gnns, key=lambda n: summary[n]["validation"]["pairwise_accuracy"]["mean"]),
         "summary": summary,
         "runs": runs,

@@ -23,7 +23,7 @@ def test_grouped_batches_cover_every_record_once_with_few_tasks_a_batch():
     for batch in batches:
         tasks = np.unique(task[batch])
         assert len(tasks) <= 4 and len(batch) <= 32  # four runs of at most 8 records (two may share a task)
-    shuffled = epoch_batches(task, TrainConfig(batch_size=32), np.random.default_rng(0))
+    shuffled = epoch_batches(task, TrainConfig(batch_size=32, group_tasks=0), np.random.default_rng(0))
     np.testing.assert_array_equal(np.sort(np.concatenate(shuffled)), np.arange(len(task)))
     assert all(len(b) == 32 for b in shuffled[:-1])
 
@@ -36,7 +36,8 @@ def test_grouped_batches_give_many_more_ranked_pairs_than_shuffled_ones():
         batches = epoch_batches(task, config, np.random.default_rng(0))
         return np.mean([ranked_pairs(throughput[b], task[b]) for b in batches])
 
-    assert pairs_per_batch(TrainConfig(batch_size=128, group_tasks=8)) > 5 * pairs_per_batch(TrainConfig(batch_size=128))
+    grouped, shuffled = TrainConfig(batch_size=128, group_tasks=8), TrainConfig(batch_size=128, group_tasks=0)
+    assert pairs_per_batch(grouped) > 5 * pairs_per_batch(shuffled)
 
 
 def test_the_recipe_options_are_checked():

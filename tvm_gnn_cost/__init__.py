@@ -58,6 +58,7 @@ _EXPORTS = {
     "sample_candidates": "search.measure",
     "measure_candidates": "search.measure",
     "SkipMeasured": "search.tuning",
+    "GuidedSearch": "search.guided",
     "tune_workloads": "search.tuning",
     "Task": "datasets.workloads",
     "suite_tasks": "datasets.workloads",

@@ -80,6 +80,7 @@ def test_tune_rejects_bad_input_naming_the_argument(small_cnn, tmp_path):
         ([str(small_cnn), "--target", "{llvm"], "--target", "Expecting property name"),
         ([str(small_cnn), "--trials", "0"], "--trials", "at least 1"),
         ([str(small_cnn), "--population", "16"], "--population", "at least --trials-per-iter (32)"),
+        ([str(small_cnn), "--strategy", "annealing"], "--strategy", "known: evolutionary, guided"),
     ]
     for args, hint, message in cases:
         result = runner.invoke(app, ["tune", *args, "--work-dir", str(tmp_path)])

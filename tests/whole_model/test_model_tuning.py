@@ -58,13 +58,13 @@ def test_cli_tunes_an_onnx_model_checks_it_and_resumes_without_remeasuring(small
     assert other.exit_code == 2 and "--work-dir" in other.output and "'gnn', now 'xgb'" in other.output
 
 
-def test_a_torch_module_is_tuned_through_torch_export_and_matches_torch(tmp_path):
+def test_a_torch_module_is_tuned_through_torch_export_with_guided_search_and_matches_torch(tmp_path):
     import torch
 
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 16))
     result = tune_torch(module, [torch.randn(8, 256)], tmp_path, trials=16, cost_model="xgb", trials_per_iter=8,
-                        population=64, progress=False)
+                        population=64, strategy="guided", progress=False)  # any cost model can guide it
     assert result.reference == "torch" and result.outputs_match and result.max_abs_error < 1e-3
     assert not result.reference_constant
     assert result.onnxruntime_seconds is None

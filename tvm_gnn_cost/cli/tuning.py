@@ -82,14 +82,19 @@ def tune(
     trials_per_iter: Annotated[int, typer.Option(help="Candidates a task measures per scheduler round.")] = 32,
     population: Annotated[int, typer.Option(help="Schedules per generation of the evolutionary search: smaller "
                                             "rounds are faster and search less widely.")] = 512,
+    strategy: Annotated[str, typer.Option(help="evolutionary (MetaSchedule's EvolutionarySearch) or guided "
+                                          "(GuidedSearch: model-picked batches with a neighbourhood share).")
+                        ] = "evolutionary",
 ) -> None:
     """Tune an ONNX model's tasks, compile it with the best schedules, check it and time it end to end."""
     from ..cost_model import COST_MODELS
     from ..datasets.frontends import TOLERANCE, InputShapeError, ModelImportError, load_onnx, parse_input_shapes
     from ..datasets.workloads import onnx_model_path
+    from ..search.tuning import STRATEGIES
     from ..whole_model import WorkDirError, tune_model
 
     known([cost_model], COST_MODELS, "--cost-model")
+    known([strategy], STRATEGIES, "--strategy")
     if trials < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--trials")
     if population < trials_per_iter:
@@ -107,7 +112,7 @@ def tune(
     work_dir = work_dir or Path(f"{name}-tuning")
     result = checked(lambda: tune_model(imported, work_dir, trials=trials, cost_model=cost_model,
                                          target=tvm_target, rpc=rpc, seed=seed, trials_per_iter=trials_per_iter,
-                                         population=population),
+                                         population=population, strategy=strategy),
                       "--work-dir", only=WorkDirError)
 
     table = Table(title=f"{result.model}: {sum(t.trials for t in result.tasks)} trials "

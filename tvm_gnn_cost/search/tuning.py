@@ -23,6 +23,7 @@ from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
 from ..cost_model import TimedCostModel, make_cost_model
 from ..nn import mean_seconds
+from .guided import GuidedSearch
 from .measure import host_target, make_builder, make_runner, tune_context
 
 if TYPE_CHECKING:
@@ -41,6 +42,22 @@ def evolutionary_search(population: int, trials_per_iter: int) -> ms.search_stra
     if population < trials_per_iter:
         raise ValueError(f"population ({population}) must be at least the trials per round ({trials_per_iter})")
     return ms.search_strategy.EvolutionarySearch(population_size=population)
+
+
+#: The search strategies :func:`search_strategy` can name: MetaSchedule's evolutionary search
+#: (wrapped in :class:`SkipMeasured`) or :class:`~tvm_gnn_cost.search.guided.GuidedSearch`.
+STRATEGIES = ("evolutionary", "guided")
+
+
+def search_strategy(name: str, population: int, trials_per_iter: int,
+                    measured: set[int] | None = None) -> ms.search_strategy.SearchStrategy:
+    """A fresh strategy for one task that never proposes a schedule in ``measured`` (structural hashes)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown search strategy {name!r}; choose one of {STRATEGIES}")
+    measured = measured if measured is not None else set()
+    if name == "guided":
+        return GuidedSearch(measured)
+    return SkipMeasured(measured, inner=evolutionary_search(population, trials_per_iter))
 
 
 @derived_object
@@ -186,13 +203,15 @@ def tune_workloads(
     num_cores: int | None = None,
     trials_per_iter: int = 32,
     population: int = POPULATION,
+    strategy: str = "evolutionary",
     on_trials: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Tune tasks together under the gradient task scheduler with one cost model.
 
     Every model gets the same builder, runner, target, task seeds and budget, so results of
     different models from one call pattern are directly comparable. ``population`` is the
-    evolutionary search's (see :func:`evolutionary_search`). The result's ``stats``
+    evolutionary search's (see :func:`evolutionary_search`); ``strategy`` names one of
+    :data:`STRATEGIES`. The result's ``stats``
     include the seconds the cost model spent in ``predict`` and ``update``. ``num_cores``
     defaults to this machine's.
     """
@@ -200,7 +219,7 @@ def tune_workloads(
     target = host_target(num_cores)
     contexts = [  # a search strategy per task: each one holds its task's state
         tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i,
-                     search_strategy=evolutionary_search(population, trials_per_iter))
+                     search_strategy=search_strategy(strategy, population, trials_per_iter))
         for i, task in enumerate(tasks)
     ]
     names = [task.name for task in tasks]

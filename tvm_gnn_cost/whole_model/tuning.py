@@ -29,7 +29,7 @@ from ..files import write_json
 from ..nn import mean_seconds
 from ..provenance import versions
 from ..search.measure import host_target, make_builder, make_runner, tune_context
-from ..search.tuning import POPULATION, SkipMeasured, evolutionary_search, replay_records, run_tune_tasks
+from ..search.tuning import POPULATION, replay_records, run_tune_tasks, search_strategy
 from .compile import compile_and_measure
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def tune_model(
     seed: int = 1,
     trials_per_iter: int = 32,
     population: int = POPULATION,
+    strategy: str = "evolutionary",
     num_cores: int | None = None,
     progress: bool = True,
 ) -> ModelTuneResult:
@@ -127,12 +128,14 @@ def tune_model(
             :func:`~tvm_gnn_cost.search.measure.rpc_config`) instead of this machine.
         trials_per_iter: candidates a task measures per round of the task scheduler.
         population: schedules per generation of the evolutionary search (MetaSchedule's default 512).
+        strategy: ``"evolutionary"`` (MetaSchedule's) or ``"guided"``
+            (:class:`~tvm_gnn_cost.search.guided.GuidedSearch`).
         num_cores: build workers and tuning threads (default: this machine's cores).
         progress: show progress bars.
     """
     if trials < 1:
         raise ValueError(f"trials must be at least 1, not {trials}")
-    evolutionary_search(population, trials_per_iter)  # a bad population fails before any work
+    search_strategy(strategy, population, trials_per_iter)  # a bad strategy or population fails before any work
     cores = num_cores or os.cpu_count() or 1
     inner = make_cost_model(cost_model, seed=seed, num_cores=cores)  # unknown names fail before any work
     target = target or host_target(cores)
@@ -144,7 +147,8 @@ def tune_model(
         bars.update(step, total=1, completed=1, description=f"extracted {len(tasks)} tasks of {model.name}")
         session = _Session.open(work_dir, model, tasks, inner, cost_model, target)
         step = bars.add_task(f"resuming from {session.done} records", total=session.done, visible=session.done > 0)
-        session.resume(cores, seed, population, trials_per_iter, lambda n: bars.advance(step, n))
+        session.resume(cores, seed, lambda: search_strategy(strategy, population, trials_per_iter),
+                       lambda n: bars.advance(step, n))
         step = bars.add_task(f"tuning with {cost_model}", total=max(trials - session.done, 0))
         timed, log, tuning_seconds = session.tune(trials, trials_per_iter, cores, rpc, seed,
                                                   lambda n: bars.advance(step, n))
@@ -182,7 +186,7 @@ class _Session:
     database: ms.database.Database
     records: list[list[Any]]
     contexts: list[ms.TuneContext] = field(default_factory=list)
-    strategies: list[SkipMeasured] = field(default_factory=list)
+    strategies: list[ms.search_strategy.SearchStrategy] = field(default_factory=list)
 
     @classmethod
     def open(cls, work_dir: Path, imported: ImportedModel, tasks: list[Task], model: ms.cost_model.CostModel,
@@ -201,11 +205,11 @@ class _Session:
         """Trials the work dir already holds for these tasks."""
         return sum(map(len, self.records))
 
-    def resume(self, cores: int, seed: int, population: int, trials_per_iter: int,
+    def resume(self, cores: int, seed: int, new_strategy: Callable[[], ms.search_strategy.SearchStrategy],
                advance: Callable[[int], None]) -> None:
         """Tuning contexts whose search skips the database's schedules, and the cost model taught its records."""
         for i, (task, task_records) in enumerate(zip(self.tasks, self.records)):
-            self.strategies.append(SkipMeasured(set(), inner=evolutionary_search(population, trials_per_iter)))
+            self.strategies.append(new_strategy())
             self.contexts.append(tune_context(task.mod, self.target, task.name, num_threads=cores, seed=seed + i,
                                               search_strategy=self.strategies[-1]))
             self.strategies[-1].measured |= replay_records(self.model, self.contexts[-1], task_records)

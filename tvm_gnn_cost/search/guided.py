@@ -1,0 +1,202 @@
+"""GuidedSearch: a MetaSchedule search strategy that spends its trials where the cost model points.
+
+Each round it proposes ``proposal`` times the round's batch of unmeasured schedules (fresh
+design-space samples, mutations of the best measured traces, and one-step mutations of the
+best one: its neighbourhood), scores them with the cost model, and picks the batch by an
+upper-confidence rule (score + beta * spread, beta shrinking every round) with a penalty on
+schedules whose decisions repeat ones already picked. A share of every batch goes to the best
+schedule's neighbourhood. Without a ``spread`` function (how unsure the model is of each
+candidate) it ranks by the cost model's scores alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from tvm.ir.utils import derived_object
+from tvm.s_tir import Schedule
+from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
+from tvm.s_tir.schedule import Trace
+
+
+def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], count: int, *, beta: float,
+               diversity: float) -> list[int]:
+    """Greedy upper-confidence picks: each step takes the best ``score + beta * spread`` less
+    ``diversity`` times the largest share of decisions it has in common with an earlier pick.
+
+    Scores are standardised first, so ``beta`` and ``diversity`` are in units of their spread.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    scale = score.std() or 1.0
+    value = (score - score.mean()) / scale + beta * np.asarray(spread, dtype=np.float64) / scale
+    overlap = np.zeros(len(score))
+    picked: list[int] = []
+    for _ in range(min(count, len(score))):
+        gain = value - diversity * overlap
+        gain[picked] = -np.inf
+        best = int(np.argmax(gain))
+        picked.append(best)
+        overlap = np.maximum(overlap, [_shared(keys[best], key) for key in keys])
+    return picked
+
+
+def _shared(a: tuple, b: tuple) -> float:
+    """Share of equal decisions of two traces of one design space (0 when they differ in length)."""
+    if len(a) != len(b) or not a:
+        return 0.0
+    return sum(x == y for x, y in zip(a, b)) / len(a)
+
+
+def decision_key(trace: Trace) -> tuple:
+    """A trace's sampling decisions in instruction order: what tells two candidates apart."""
+    decisions = trace.decisions
+    return tuple(str(decisions[inst]) for inst in trace.insts if inst in decisions)
+
+
+@derived_object
+class GuidedSearch(PySearchStrategy):
+    """Model-guided search with exploration, diversity and a neighbourhood share (see module doc).
+
+    Args:
+        measured: structural hashes of schedules measured before (the database's are added at
+            ``pre_tuning``); none is proposed again.
+        spread: ``spread(context, candidates)``, the model's uncertainty per candidate in units of
+            its scores (e.g. the sd of an ensemble's); MetaSchedule hands a strategy only the
+            cost model's TVM handle, so it is passed here. None: no exploration bonus.
+        proposal: unmeasured candidates scored per trial of the round.
+        neighbourhood: share of each round's trials spent one mutation away from the best measured schedule.
+        beta: weight of the model's spread in the first round; multiplied by ``beta_decay`` every round.
+        diversity: penalty on a candidate per unit share of decisions equal to an earlier pick's.
+        parents: measured records the evolution draws from (the best first).
+        max_failures: failed replays per round before it gives up on filling the pool.
+    """
+
+    def __init__(self, measured: set[int] | None = None, *,
+                 spread: Callable[[ms.TuneContext, list[ms.MeasureCandidate]], np.ndarray] | None = None,
+                 proposal: int = 8, neighbourhood: float = 0.25, beta: float = 1.0,
+                 beta_decay: float = 0.7, diversity: float = 0.5, parents: int = 16,
+                 max_failures: int = 256) -> None:
+        super().__init__()
+        if not 0.0 <= neighbourhood <= 1.0:
+            raise ValueError(f"neighbourhood={neighbourhood} must be a share between 0 and 1")
+        self.options = dict(spread=spread, proposal=proposal, neighbourhood=neighbourhood, beta=beta, beta_decay=beta_decay,
+                            diversity=diversity, parents=parents, max_failures=max_failures)
+        self.__dict__.update(self.options)
+        self.measured = measured if measured is not None else set()
+        self.rounds = self.trials = self.skipped = 0
+
+    def _initialize_with_tune_context(self, context: ms.TuneContext) -> None:
+        self.context = context
+        self.postprocs = list(context.space_generator.postprocs)
+        probs = dict(context.space_generator.mutator_probs)
+        self.mutators = list(probs)
+        self.mutator_probs = np.array([float(probs[m]) for m in self.mutators])
+        self.mutator_probs = self.mutator_probs / self.mutator_probs.sum() if self.mutators else self.mutator_probs
+        self.rng = np.random.default_rng(int(context.rand_state) & 0x7FFFFFFF)
+
+    def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
+                   cost_model: Any = None) -> None:
+        import tvm_ffi
+
+        self.max_trials, self.per_round = max_trials, num_trials_per_iter
+        self.spaces = [space.trace for space in design_spaces]
+        self.database, self.cost_model = database, cost_model
+        self.workload = database.commit_workload(self.context.mod) if database is not None else None
+        self.measured |= {tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod) for r in self._records(10**9)}
+        self.rounds = self.trials = 0
+
+    def post_tuning(self) -> None:
+        self.database = self.cost_model = None
+
+    def generate_measure_candidates(self) -> list[ms.MeasureCandidate] | None:
+        count = min(self.per_round, self.max_trials - self.trials)
+        if count <= 0:
+            return None
+        parents = [r.trace for r in self._records(self.parents)]
+        near = self._propose(parents[:1], math.ceil(count * self.proposal * self.neighbourhood)) if parents else []
+        far = self._propose(parents, count * self.proposal - len(near), wide=True)
+        if not near and not far:
+            return None
+        picks = self._pick(near, math.ceil(count * self.neighbourhood)) if near else []
+        rest = [s for i, s in enumerate(near) if i not in set(picks)] + far
+        chosen = [near[i] for i in picks] + [rest[i] for i in self._pick(rest, count - len(picks))]
+        self.rounds += 1
+        return [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
+                for s in chosen]
+
+    def notify_runner_results(self, measure_candidates: list, results: list) -> None:
+        import tvm_ffi
+
+        self.trials += len(measure_candidates)
+        self.measured.update(tvm_ffi.structural_hash(c.sch.mod) for c in measure_candidates)
+
+    def clone(self) -> ms.search_strategy.SearchStrategy:
+        return GuidedSearch(set(self.measured), **self.options)
+
+    def _records(self, count: int) -> list:
+        """The best ``count`` measured records of this task in the database (none without one)."""
+        if self.workload is None:
+            return []
+        return list(self.database.get_top_k(self.workload, count))
+
+    def _propose(self, parents: list[Trace], count: int, *, wide: bool = False) -> list[Schedule]:
+        """``count`` unmeasured, distinct schedules: mutations of ``parents`` (half of them with
+        ``wide``, the rest fresh design-space samples) or, without parents, samples only."""
+        import tvm_ffi
+
+        pool: dict[int, Schedule] = {}
+        failures = 0
+        while len(pool) < count and failures < self.max_failures:
+            if parents and (not wide or self.rng.random() < 0.5):
+                parent = parents[int(self.rng.integers(len(parents))) if wide else 0]
+                sch = self._mutate(parent, steps=int(self.rng.integers(1, 4)) if wide else 1)
+            else:
+                sch = self._replay(Trace(self.spaces[int(self.rng.integers(len(self.spaces)))].insts, {}))
+            key = None if sch is None else tvm_ffi.structural_hash(sch.mod)
+            self.skipped += key in self.measured
+            if key is None or key in self.measured or key in pool:
+                failures += 1
+                continue
+            pool[key] = sch
+        return list(pool.values())
+
+    def _mutate(self, trace: Trace, steps: int) -> Schedule | None:
+        """``trace`` with ``steps`` decisions changed by the space's mutators, replayed (None on failure)."""
+        if not self.mutators:
+            return None
+        for _ in range(steps):
+            mutator = self.mutators[int(self.rng.choice(len(self.mutators), p=self.mutator_probs))]
+            trace = mutator.apply(trace) or trace
+        return self._replay(trace)
+
+    def _replay(self, trace: Trace) -> Schedule | None:
+        """A schedule of the task from ``trace`` (decisions it lacks are sampled) and the postprocessors."""
+        sch = Schedule(self.context.mod, seed=int(self.rng.integers(1, 2**31 - 1)), debug_mask=0,
+                       error_render_level="none", enable_check=False)
+        try:
+            trace.apply_to_schedule(sch, remove_postproc=True)
+        except Exception:  # noqa: BLE001 - a sampled decision the task cannot take: try another
+            return None
+        sch.enter_postproc()
+        return sch if all(p.apply(sch) for p in self.postprocs) else None
+
+    def _pick(self, schedules: list[Schedule], count: int) -> list[int]:
+        """Indices of ``count`` of ``schedules`` by :func:`pick_batch` on the cost model's scores."""
+        if count <= 0 or not schedules:
+            return []
+        candidates = [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
+                      for s in schedules]
+        score, spread = self._score(candidates)
+        return pick_batch(score, spread, [decision_key(s.trace) for s in schedules], count,
+                          beta=self.beta * self.beta_decay**self.rounds, diversity=self.diversity)
+
+    def _score(self, candidates: list[ms.MeasureCandidate]) -> tuple[np.ndarray, np.ndarray]:
+        """The cost model's scores (random without one) and ``spread``'s (zeros without it)."""
+        n = len(candidates)
+        score = self.rng.random(n) if self.cost_model is None else self.cost_model.predict(self.context, candidates)
+        spread = np.zeros(n) if self.spread is None else self.spread(self.context, candidates)
+        return np.asarray(score, dtype=np.float64), np.asarray(spread, dtype=np.float64)

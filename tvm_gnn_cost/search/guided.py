@@ -106,7 +106,9 @@ class GuidedSearch(PySearchStrategy):
         self.spaces = [space.trace for space in design_spaces]
         self.database, self.cost_model = database, cost_model
         self.workload = database.commit_workload(self.context.mod) if database is not None else None
-        self.measured |= {tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod) for r in self._records(10**9)}
+        if database is not None:  # failed records too: top-k holds only the valid ones
+            self.measured |= {tvm_ffi.structural_hash(r.as_measure_candidate().sch.mod)
+                              for r in database.get_all_tuning_records() if r.workload.same_as(self.workload)}
         self.rounds = self.trials = 0
 
     def post_tuning(self) -> None:
@@ -121,12 +123,11 @@ class GuidedSearch(PySearchStrategy):
         far = self._propose(parents, count * self.proposal - len(near), wide=True)
         if not near and not far:
             return None
-        picks = self._pick(near, math.ceil(count * self.neighbourhood)) if near else []
-        rest = [s for i, s in enumerate(near) if i not in set(picks)] + far
-        chosen = [near[i] for i in picks] + [rest[i] for i in self._pick(rest, count - len(picks))]
+        picks = self._pick(near, math.ceil(count * self.neighbourhood))
+        taken = set(picks)
+        rest = [c for i, c in enumerate(near) if i not in taken] + far
         self.rounds += 1
-        return [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
-                for s in chosen]
+        return [near[i] for i in picks] + [rest[i] for i in self._pick(rest, count - len(picks))]
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
         import tvm_ffi
@@ -143,8 +144,8 @@ class GuidedSearch(PySearchStrategy):
             return []
         return list(self.database.get_top_k(self.workload, count))
 
-    def _propose(self, parents: list[Trace], count: int, *, wide: bool = False) -> list[Schedule]:
-        """``count`` unmeasured, distinct schedules: mutations of ``parents`` (half of them with
+    def _propose(self, parents: list[Trace], count: int, *, wide: bool = False) -> list[ms.MeasureCandidate]:
+        """``count`` unmeasured, distinct candidates: mutations of ``parents`` (half of them with
         ``wide``, the rest fresh design-space samples) or, without parents, samples only."""
         import tvm_ffi
 
@@ -162,7 +163,8 @@ class GuidedSearch(PySearchStrategy):
                 failures += 1
                 continue
             pool[key] = sch
-        return list(pool.values())
+        return [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
+                for s in pool.values()]
 
     def _mutate(self, trace: Trace, steps: int) -> Schedule | None:
         """``trace`` with ``steps`` decisions changed by the space's mutators, replayed (None on failure)."""
@@ -184,14 +186,12 @@ class GuidedSearch(PySearchStrategy):
         sch.enter_postproc()
         return sch if all(p.apply(sch) for p in self.postprocs) else None
 
-    def _pick(self, schedules: list[Schedule], count: int) -> list[int]:
-        """Indices of ``count`` of ``schedules`` by :func:`pick_batch` on the cost model's scores."""
-        if count <= 0 or not schedules:
+    def _pick(self, candidates: list[ms.MeasureCandidate], count: int) -> list[int]:
+        """Indices of ``count`` of ``candidates`` by :func:`pick_batch` on the cost model's scores."""
+        if count <= 0 or not candidates:
             return []
-        candidates = [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
-                      for s in schedules]
         score, spread = self._score(candidates)
-        return pick_batch(score, spread, [decision_key(s.trace) for s in schedules], count,
+        return pick_batch(score, spread, [decision_key(c.sch.trace) for c in candidates], count,
                           beta=self.beta * self.beta_decay**self.rounds, diversity=self.diversity)
 
     def _score(self, candidates: list[ms.MeasureCandidate]) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,10 @@
 Tasks: ResNet-50's heaviest convolution tasks (by task weight x FLOPs, from the ONNX zoo file
 in the ``onnx`` package) and a 512x512x512 GEMM. With ``--unseen`` (the transfer benchmark's
 search half): the heaviest task of Inception v1 and of VGG-19, which pretraining never saw,
-tuned with the pretrained GNN, the GNN from scratch and XGBModel. Each (task, model, seed) is a separate
-``ms.tune_tasks`` run with the same builder, runner, target and trial budget. Reports:
+tuned with the pretrained GNN, the GNN from scratch and XGBModel. An arm ``MODEL@guided``
+searches with :class:`~tvm_gnn_cost.search.guided.GuidedSearch` instead of the evolutionary
+search. Each (task, arm, seed) is a separate ``ms.tune_tasks`` run with the same builder,
+runner, target and trial budget. Reports:
 
 - best-latency-versus-trials curves (PNG, median over seeds with min-max band);
 - each model's final best latency relative to XGBModel's (same task and seed);
@@ -38,7 +40,7 @@ from tvm_gnn_cost.datasets.workloads import Task, heaviest_first, model_tasks, w
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.plots import plot_seed_curves
 from tvm_gnn_cost.provenance import machine, results_header
-from tvm_gnn_cost.search.tuning import POPULATION, tune_workloads
+from tvm_gnn_cost.search.tuning import POPULATION, STRATEGIES, tune_workloads
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("gnn-scratch", "xgb", "random")  # the pretrained GNN: benchmarks/transfer.py
@@ -89,15 +91,17 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
     return None
 
 
-def search_run(task: Task, model: str, trials: int, seed: int, population: int) -> dict:
-    """Tune one task alone with one model and seed (``ms.tune_tasks``, the same builder, runner, budget for all)."""
+def search_run(task: Task, arm: str, trials: int, seed: int, population: int) -> dict:
+    """Tune one task alone with one arm (``MODEL`` or ``MODEL@STRATEGY``) and seed (``ms.tune_tasks``, the
+    same builder, runner, budget for all)."""
+    model, _, strategy = arm.partition("@")
     with tempfile.TemporaryDirectory() as work:
         result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed,
-                                population=population)
+                                population=population, strategy=strategy or "evolutionary")
     record = result.to_json()["tasks"][task.name]
     cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
     best = record["best_seconds"]
-    print(f"seed {seed} {task.name[:40]:40s} {model:11s} best "
+    print(f"seed {seed} {task.name[:40]:40s} {arm:18s} best "
           f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s", flush=True)
     return {
         "seed": seed,
@@ -169,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="measured trials per task and run (XGBModel ranks from its 100th)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--models", nargs="+", help=f"default {' '.join(MODELS)}, with --unseen "
-                        f"{' '.join(UNSEEN_RUN_MODELS)}")
+                        f"{' '.join(UNSEEN_RUN_MODELS)}; MODEL@guided searches with GuidedSearch instead of "
+                        "MetaSchedule's evolutionary search (e.g. gnn@guided xgb@guided)")
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
     parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
                         "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
@@ -185,6 +190,9 @@ def main(argv: list[str] | None = None) -> dict:
     args.models = args.models or list(UNSEEN_RUN_MODELS if args.unseen else MODELS)
     if "xgb" not in args.models:
         parser.error("--models must include xgb: every model is compared with XGBModel's run of the same seed")
+    for arm in args.models:
+        if arm.partition("@")[2] not in ("", *STRATEGIES):
+            parser.error(f"--models {arm}: the strategy after @ must be one of {', '.join(STRATEGIES)}")
     if args.quick:
         args.trials, args.seeds, args.convs, args.population = 8, args.seeds[:1], 1, 64
     name = "search_unseen.json" if args.unseen else "search.json"

@@ -118,3 +118,14 @@ def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():
     assert summary["trials_to_xgb_best"] == [2]
     assert report.partial_line({"runs_done": 3, "runs_planned": 4})[0].startswith("**Partial: 3 of 4 runs")
     assert report.partial_line({"runs_done": 4, "runs_planned": 4}) == []
+
+
+def test_search_runs_an_arm_per_model_and_strategy(tmp_path):
+    search = load("search")
+    out = tmp_path / "guided.json"
+    result = search.main(["--unseen", "--quick", "--models", "xgb", "gnn@guided", "--out", str(out)])
+    for by_arm in result["runs"].values():
+        assert set(by_arm) == {"xgb", "gnn@guided"}
+        assert all(len(runs) == 1 and len(runs[0]["curve"]) == 8 for runs in by_arm.values())
+    with pytest.raises(SystemExit):
+        search.main(["--unseen", "--quick", "--models", "xgb", "xgb@annealing", "--out", str(out)])

@@ -119,8 +119,10 @@ class GuidedSearch(PySearchStrategy):
         if count <= 0:
             return None
         parents = [r.trace for r in self._records(self.parents)]
-        near = self._propose(parents[:1], math.ceil(count * self.proposal * self.neighbourhood)) if parents else []
-        far = self._propose(parents, count * self.proposal - len(near), wide=True)
+        seen = set(self.measured)  # one schedule is proposed once a round, near or far
+        near = (self._propose(parents[:1], math.ceil(count * self.proposal * self.neighbourhood), seen)
+                if parents else [])
+        far = self._propose(parents, count * self.proposal - len(near), seen, wide=True)
         if not near and not far:
             return None
         picks = self._pick(near, math.ceil(count * self.neighbourhood))
@@ -144,9 +146,11 @@ class GuidedSearch(PySearchStrategy):
             return []
         return list(self.database.get_top_k(self.workload, count))
 
-    def _propose(self, parents: list[Trace], count: int, *, wide: bool = False) -> list[ms.MeasureCandidate]:
-        """``count`` unmeasured, distinct candidates: mutations of ``parents`` (half of them with
-        ``wide``, the rest fresh design-space samples) or, without parents, samples only."""
+    def _propose(self, parents: list[Trace], count: int, seen: set[int], *,
+                 wide: bool = False) -> list[ms.MeasureCandidate]:
+        """``count`` candidates not in ``seen`` (to which their keys are added): mutations of
+        ``parents`` (half of them with ``wide``, the rest fresh design-space samples) or, without
+        parents, samples only."""
         import tvm_ffi
 
         pool: dict[int, Schedule] = {}
@@ -159,9 +163,10 @@ class GuidedSearch(PySearchStrategy):
                 sch = self._replay(Trace(self.spaces[int(self.rng.integers(len(self.spaces)))].insts, {}))
             key = None if sch is None else tvm_ffi.structural_hash(sch.mod)
             self.skipped += key in self.measured
-            if key is None or key in self.measured or key in pool:
+            if key is None or key in seen:
                 failures += 1
                 continue
+            seen.add(key)
             pool[key] = sch
         return [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
                 for s in pool.values()]

@@ -6,6 +6,7 @@ reproducible; ``HYPOTHESIS_PROFILE=explore`` draws new ones each run to search f
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -25,6 +26,18 @@ from tvm_gnn_cost.search.measure import rpc_config, rpc_servers, tune_context
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _meta_schedule_logger_propagates():
+    """Keep pytest's unnamed capture handlers off MetaSchedule's logger.
+
+    pytest >= 9 attaches its handlers to every non-propagating logger when a test starts, and
+    MetaSchedule's ``create_loggers`` formats the names of the handlers it finds there (None
+    fails), so a second ``tune_tir`` in one session would raise. Propagating, the logger is
+    captured through root instead; ``tune_tir`` turns propagation off again for its own run.
+    """
+    logging.getLogger("tvm.s_tir.meta_schedule").propagate = True
 
 
 @pytest.fixture(scope="session")

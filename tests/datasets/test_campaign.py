@@ -45,6 +45,7 @@ def test_finished_tasks_are_packed_into_chunks_that_a_fresh_machine_skips(tmp_pa
     assert [list(c["tasks"]) for c in cards] == [["gen0-0000.mean"], ["gen0-0001.mean"]]
     for card in cards:
         assert card["records"] == 2 and card["failed"] == 0 and card["records_per_hour"] > 0
+        assert card["clock"] == "active"  # its seconds leave out pauses
         assert card["recipe"] == {"random": 2, "search": 0, "population": 64, "seed": 0}
         assert card["generator"]["version"] == 1 and card["machine"]["caches"]["L1d"] > 0
         assert (store / card["archive"]).stat().st_size > 1000

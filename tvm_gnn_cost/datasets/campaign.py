@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..files import atomic_open, cache_dir, write_json
 from ..provenance import machine, versions
+from .clock import active_seconds
 from .database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class ChunkStore:
         name = self.next_name(cpu, seed)
         tasks = {n: _task_card(work_dir / n) for n in names}
         seconds = [t.pop("seconds") for t in tasks.values()]
+        clocks = {t.pop("clock") for t in tasks.values()}
         records = sum(t["records"] for t in tasks.values())
         card = {
             "chunk": name,
@@ -156,6 +158,8 @@ class ChunkStore:
             # tasks of older collections did not time their phases: no rate for those chunks
             "collection_seconds": round(sum(seconds), 1) if None not in seconds else None,
             "records_per_hour": round(records / sum(seconds) * 3600) if None not in seconds and sum(seconds) else None,
+            # "active": the seconds leave out pauses (kill -STOP); "wall": some task's seconds may include them
+            "clock": "active" if clocks == {"active"} else "wall",
             "tasks": tasks,
         }
         self.root.mkdir(parents=True, exist_ok=True)
@@ -184,7 +188,7 @@ class ChunkPacker:
     seed: int
     meta: dict
     every_seconds: float = 3600.0
-    last: float = field(default_factory=time.monotonic)
+    last: float = field(default_factory=active_seconds)
 
     @classmethod
     def for_collection(cls, store: ChunkStore, work_dir: Path, target: Target, *, generator: dict, recipe: Recipe,
@@ -194,12 +198,12 @@ class ChunkPacker:
         return cls(store, work_dir, str(meta["machine"]["cpu"]), recipe.seed, meta, every_seconds)
 
     def __call__(self, _progress: object = None) -> Path | None:
-        """Pack if ``every_seconds`` have passed since the last pack."""
-        return self.flush() if time.monotonic() - self.last >= self.every_seconds else None
+        """Pack if ``every_seconds`` of collection (pauses left out) have passed since the last pack."""
+        return self.flush() if active_seconds() - self.last >= self.every_seconds else None
 
     def flush(self) -> Path | None:
         """Pack every finished task no chunk holds yet (nothing if there is none), and keep the models' verdicts."""
-        self.last = time.monotonic()
+        self.last = active_seconds()
         names = unpacked_complete(self.work_dir, self.store.packed())
         self.store.keep_models(self.work_dir, self.seed)
         return self.store.pack(self.work_dir, names, cpu=self.cpu, seed=self.seed, meta=self.meta) if names else None
@@ -213,7 +217,7 @@ def _task_card(task_dir: Path) -> dict:
         failed = sum(1 for line in records if "1e+10" in line or "10000000000" in line)
     phases = info.get("seconds")
     return {"records": len(records), "failed": failed, "hash": workload_hash(task_dir), "source": info["source"],
-            "seconds": sum(phases.values()) if phases else None}
+            "seconds": sum(phases.values()) if phases else None, "clock": info.get("clock", "wall")}
 
 
 def unpacked_complete(work_dir: Path, packed: Iterable[str]) -> list[str]:
@@ -232,7 +236,7 @@ def write_readme(store: ChunkStore) -> Path:
     cards = store.cards()
     rows = [
         f"| `{c['chunk']}` | {c['cpu']} | v{c['generator']['version']} | {c['created'][:10]} | {len(c['models'])} | {len(c['tasks'])} | "
-        f"{c['records']} | {c['failed']} | {c['records_per_hour'] or 'not timed'} | "
+        f"{c['records']} | {c['failed']} | {_rate(c)} | "
         f"{_recipe(c.get('recipe'))} |"
         for c in cards
     ]
@@ -243,6 +247,14 @@ def write_readme(store: ChunkStore) -> Path:
     path = store.root / "README.md"
     path.write_text(text)
     return path
+
+
+def _rate(card: dict) -> str:
+    """The card's records per hour; starred where its seconds may include pauses (a lower bound)."""
+    rate = card["records_per_hour"]
+    if not rate:
+        return "not timed"
+    return str(rate) if card.get("clock") == "active" else f"{rate}*"
 
 
 def _recipe(recipe: dict | None) -> str:
@@ -272,7 +284,10 @@ distinct schedules hold fewer records. No chunk repeats a task (structural hash)
 of the models the transfer benchmark calls unseen (Inception v1, VGG-19, ZFNet-512) is in any.
 `tvm_gnn_cost.load_dataset("data/generated")` and `tvm-gnn-cost train data/generated`
 read every chunk. Records per hour are records over the seconds the collection spent on the
-chunk's tasks (sampling, building, running, searching), on the machine's 2 cores.
+chunk's tasks (sampling, building, running, searching), on the machine's 2 cores, less the time
+the collection was stopped (`kill -STOP` on its process group; `tvm_gnn_cost/datasets/clock.py`).
+A starred rate comes from tasks timed before pauses were left out: a lower bound, low by however
+long the collection was paused.
 
 | chunk | CPU | generator | packed | models | tasks | records | failed | records/hour | recipe |
 | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |

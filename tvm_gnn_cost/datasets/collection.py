@@ -24,6 +24,7 @@ from ..nn import FAILED_SECONDS, mean_seconds
 from ..provenance import machine, versions
 from ..search.measure import measure_candidates, sample_candidates, tune_context
 from ..search.tuning import SkipMeasured, evolutionary_search, replay_records, run_tune_tasks
+from .clock import active_seconds
 from .database import TASK_FILE, task_database
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def collect_task(
     workload = db.commit_workload(task.mod)
 
     while not info["random_exhausted"] and info["random"] < num_random:
-        start = time.perf_counter()
+        start = active_seconds()
         want = min(batch_size, num_random - info["random"])
         candidates = sample_candidates(context, want, seed=seed + len(db) + 1)
         info["random_exhausted"] = len(candidates) < want
@@ -117,7 +118,7 @@ def collect_task(
             db.commit_tuning_record(_record(candidate, result, workload, target))
             measured.add(tvm_ffi.structural_hash(candidate.sch.mod))
         info["random"] += len(candidates)
-        seconds["random"] = round(seconds["random"] + time.perf_counter() - start, 2)
+        seconds["random"] = round(seconds["random"] + active_seconds() - start, 2)
         _write_info(task_dir, info)
         if on_records:
             on_records(len(candidates))
@@ -127,11 +128,11 @@ def collect_task(
     # (it mutates the same decisions); searching it anyway costs minutes per element-wise task
     info["search_exhausted"] |= info["random_exhausted"]
     if search_trials > 0 and not info["search_exhausted"]:
-        start = time.perf_counter()
+        start = active_seconds()
         found = _search(context, db, builder, runner, search_trials, seed, on_records)
         info["search_exhausted"] = found < search_trials
         info["population"] = recipe.population
-        seconds["search"] = round(seconds["search"] + time.perf_counter() - start, 2)
+        seconds["search"] = round(seconds["search"] + active_seconds() - start, 2)
     records = db.get_all_tuning_records()
     failed = sum(mean_seconds(r.run_secs) is None for r in records)
     searched = len(records) - info["random"]
@@ -190,12 +191,12 @@ def collect_tasks(
     """
     import logging
 
-    start = time.perf_counter()
+    start = active_seconds()
     done: list[TaskProgress] = []
     failed_tasks: dict[str, str] = {}
 
     def write(finished: bool) -> dict:
-        seconds = time.perf_counter() - start
+        seconds = active_seconds() - start
         measured = sum(p.measured for p in done)
         content = {
             **(manifest or {}),
@@ -259,6 +260,7 @@ def _task_info(task: Task, target: Target, seed: int) -> dict:
         "random": 0,
         "random_exhausted": False,
         "search_exhausted": False,
+        "clock": "active",  # its phase seconds leave out stopped time (clock.py); older tasks counted pauses
     }
 
 

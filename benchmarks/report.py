@@ -318,10 +318,10 @@ def overhead_section(overhead: dict) -> list[str]:
     ]
 
 
-#: The issue's targets for the pretrained GNN on unseen models (issue #7), as (label, k, metric, floor).
-TRANSFER_TARGETS = (("zero-shot pairwise accuracy", "0", "pairwise_accuracy", 0.80),
-                    ("zero-shot top-1", "0", "top1", 0.85),
-                    ("top-1 after 32 measurements", "32", "top1", 0.90))
+#: The targets for the pretrained GNN on unseen models (issue #19), as (label, k, metric, floor).
+TRANSFER_TARGETS = (("zero-shot pairwise accuracy", "0", "pairwise_accuracy", 0.75),
+                    ("zero-shot top-1", "0", "top1", 0.50),
+                    ("top-1 after 32 measurements", "32", "top1", 0.70))
 
 
 def transfer_section(transfer: dict, plot: str) -> list[str]:
@@ -348,16 +348,20 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
         lines += [f"| `{m}` | " + " | ".join(mean_std(by_k[k][metric]) for k in shots) + " |"
                   for m, by_k in summary.items()]
         lines.append("")
-    lines += [f"![transfer]({plot})", "", "Against the targets of issue #7:", ""]
+    lines += [f"![transfer]({plot})", "", f"Against the targets of issue #19 (the default, `{default}`):", ""]
     gnn = summary[default]
     for label, k, metric, floor in TRANSFER_TARGETS:
         value = gnn[k][metric]["mean"] if k in gnn else None
         lines.append(f"- {label} >= {floor:.2f}: " + ("not measured" if value is None else
                      f"{value:.3f}, " + ("met" if value >= floor else f"**missed by {floor - value:.3f}**")))
-    if "xgb-pretrained" in summary:
-        gap = gnn["0"]["pairwise_accuracy"]["mean"] - summary["xgb-pretrained"]["0"]["pairwise_accuracy"]["mean"]
-        lines.append(f"- zero-shot pairwise accuracy at least 0.10 above pretrained XGBModel's: {gap:+.3f}, "
-                     + ("met" if gap >= 0.10 else f"**missed by {0.10 - gap:.3f}**"))
+    lines += _at_least("pairwise accuracy after 8 measurements >= zero-shot", gnn, "8", gnn, "0", "pairwise_accuracy")
+    if "xgb" in summary:
+        lines += _at_least("top-1 after 128 measurements >= XGBModel's", gnn, "128", summary["xgb"], "128", "top1")
+    variants = [m for m in summary if m.startswith("gnn-") and m != "gnn-scratch" and "8" in summary[m]]
+    if variants:
+        best = max(variants, key=lambda m: summary[m]["8"]["pairwise_accuracy"]["mean"])
+        lines.append(f"- the fine-tuning variant with the best pairwise accuracy at k = 8: `{best}`"
+                     + (" (the default)" if best == default else f" (the default is `{default}`)"))
     forgetting = {m: by_k for m, by_k in transfer["forgetting"].items() if by_k}
     if forgetting:
         ks = sorted({k for by_k in forgetting.values() for k in by_k}, key=int)
@@ -370,6 +374,15 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
         lines += ["", f"`gnn-anchor`: anchor weight {transfer['anchor_weight']:g}; `gnn-replay`: "
                   f"{transfer['replay_records']} pretraining records in the replay buffer."]
     return lines + [""]
+
+
+def _at_least(label: str, ours: dict, k: str, theirs: dict, their_k: str, metric: str) -> list[str]:
+    """A target line: ``ours`` at ``k`` at least ``theirs`` at ``their_k`` on ``metric`` (nothing if either is missing)."""
+    if k not in ours or their_k not in theirs:
+        return []
+    value, floor = ours[k][metric]["mean"], theirs[their_k][metric]["mean"]
+    return [f"- {label}: {value:.3f} against {floor:.3f}, "
+            + ("met" if value >= floor else f"**missed by {floor - value:.3f}**")]
 
 
 def collection_section(collection: dict, plot: str) -> list[str]:

@@ -3,9 +3,14 @@
 Tasks: ResNet-50's heaviest convolution tasks (by task weight x FLOPs, from the ONNX zoo file
 in the ``onnx`` package) and a 512x512x512 GEMM. With ``--unseen`` (the transfer benchmark's
 search half): the heaviest task of Inception v1 and of VGG-19, which pretraining never saw,
-tuned with the pretrained GNN, the GNN from scratch and XGBModel. An arm ``MODEL@guided``
-searches with :class:`~tvm_gnn_cost.search.guided.GuidedSearch` instead of the evolutionary
-search. Each (task, arm, seed) is a separate ``ms.tune_tasks`` run with the same builder,
+tuned with the pretrained GNN, the GNN from scratch and XGBModel. An arm is
+``MODEL[@STRATEGY][:KNOB=VALUE,...]``: ``MODEL@guided`` searches with
+:class:`~tvm_gnn_cost.search.guided.GuidedSearch` instead of the evolutionary search, and knobs
+set the strategy's arguments by their own names (``xgb:genetic_num_iters=8``, ``population``
+for the evolutionary search's population). With ``--sweep``: the stock search's knobs, one
+at a time, with XGBModel and the pretrained GNN, 128 trials on the heaviest ResNet-50
+convolution and the unseen Inception task, so the guided search is compared with the best stock
+setting. Each (task, arm, seed) is a separate ``ms.tune_tasks`` run with the same builder,
 runner, target and trial budget. Reports:
 
 - best-latency-versus-trials curves (PNG, median over seeds with min-max band);
@@ -16,7 +21,7 @@ runner, target and trial budget. Reports:
 - for the GEMM, the ratio to numpy's time for the same product, measured in the same run in a
   child process with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
 
-    .venv/bin/python benchmarks/search.py [--quick] [--unseen] [--trials 256] [--seeds 1 2 3] [--resume]
+    .venv/bin/python benchmarks/search.py [--quick] [--unseen | --sweep] [--trials 256] [--seeds 1 2 3] [--resume]
 
 The JSON is rewritten after every tuning run (``runs_done`` of ``runs_planned``); ``--resume``
 continues a stopped benchmark, measuring only the runs it lacks, if the CPU and budget match.
@@ -48,6 +53,11 @@ UNSEEN_MODELS = ("inception_v1", "vgg19")  # --unseen: their heaviest tasks, nev
 UNSEEN_RUN_MODELS = ("gnn", "gnn-scratch", "xgb")
 GEMM = "gemm-512"
 EARLY = 64  # trials after which each model's best is compared with XGBModel's
+#: --sweep: each knob of MetaSchedule's EvolutionarySearch moved alone from its default (population
+#: 512, 4 generations, eps-greedy 0.05, 20% of each population drawn from the measured best)
+SWEEP_KNOBS = ("population=128", "population=2048", "genetic_num_iters=2", "genetic_num_iters=8",
+               "eps_greedy=0.0", "eps_greedy=0.2", "init_measured_ratio=0.0", "init_measured_ratio=0.5")
+SWEEP_MODELS = ("xgb", "gnn")
 
 NUMPY_GEMM = """
 import json, time, numpy as np
@@ -91,17 +101,40 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
     return None
 
 
+def parse_arm(arm: str) -> tuple[str, str, dict[str, float]]:
+    """``MODEL[@STRATEGY][:KNOB=VALUE,...]`` as (model, strategy, knobs); values are numbers."""
+    head, _, knobs = arm.partition(":")
+    model, _, strategy = head.partition("@")
+    if strategy not in ("", *STRATEGIES):
+        raise ValueError(f"{arm}: the strategy after @ must be one of {', '.join(STRATEGIES)}")
+    pairs = [item.partition("=") for item in knobs.split(",") if item]
+    if any(not key or not value for key, _, value in pairs):
+        raise ValueError(f"{arm}: knobs are KNOB=VALUE, separated by commas")
+    return model, strategy or "evolutionary", {key: _number(value) for key, _, value in pairs}
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+def sweep_arms() -> list[str]:
+    """--sweep's arms: each of :data:`SWEEP_MODELS` at the stock setting and with each of :data:`SWEEP_KNOBS`."""
+    return [f"{model}{':' + knob if knob else ''}" for model in SWEEP_MODELS for knob in ("", *SWEEP_KNOBS)]
+
+
 def search_run(task: Task, arm: str, trials: int, seed: int, population: int) -> dict:
-    """Tune one task alone with one arm (``MODEL`` or ``MODEL@STRATEGY``) and seed (``ms.tune_tasks``, the
+    """Tune one task alone with one arm (see :func:`parse_arm`) and seed (``ms.tune_tasks``, the
     same builder, runner, budget for all)."""
-    model, _, strategy = arm.partition("@")
+    model, strategy, knobs = parse_arm(arm)
+    population = int(knobs.pop("population", population))
     with tempfile.TemporaryDirectory() as work:
         result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed,
-                                population=population, strategy=strategy or "evolutionary")
+                                population=population, strategy=strategy, knobs=knobs)
     record = result.to_json()["tasks"][task.name]
-    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_"))
+    cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_") and k.endswith("_seconds"))
     best = record["best_seconds"]
-    print(f"seed {seed} {task.name[:40]:40s} {arm:18s} best "
+    print(f"seed {seed} {task.name[:40]:40s} {arm:32s} best "
           f"{best * 1e6 if best else float('nan'):9.1f} us  {result.wall_seconds:6.0f} s", flush=True)
     return {
         "seed": seed,
@@ -172,14 +205,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=256,
                         help="measured trials per task and run (XGBModel ranks from its 100th)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--models", nargs="+", help=f"default {' '.join(MODELS)}, with --unseen "
+    parser.add_argument("--models", nargs="+", help=f"arms, default {' '.join(MODELS)}, with --unseen "
                         f"{' '.join(UNSEEN_RUN_MODELS)}; MODEL@guided searches with GuidedSearch instead of "
-                        "MetaSchedule's evolutionary search (e.g. gnn@guided xgb@guided)")
+                        "MetaSchedule's evolutionary search (e.g. gnn@guided xgb@guided), MODEL:KNOB=VALUE sets "
+                        "a knob of the strategy (e.g. xgb:genetic_num_iters=8 gnn@guided:beta=2)")
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
     parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
                         "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
     parser.add_argument("--population", type=int, default=POPULATION,
                         help="schedules per generation of the evolutionary search (MetaSchedule's default)")
+    parser.add_argument("--sweep", action="store_true", help="EvolutionarySearch's knobs one at a time with "
+                        "XGBModel and the pretrained GNN: the heaviest ResNet-50 conv and the unseen Inception task, "
+                        "128 trials, seeds 1 2 unless given")
     parser.add_argument("--quick", action="store_true",
                         help="8 trials, 1 seed, 1 conv, population 64 (with --unseen: Inception v1's task only)")
     parser.add_argument("--out", type=Path, help="JSON result (default results/search.json, or search_unseen.json "
@@ -187,20 +224,32 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --out (same CPU and "
                         "budget) and measure only the missing ones")
     args = parser.parse_args(argv)
+    if args.sweep and args.unseen:
+        parser.error("--sweep has its own tasks: give --unseen or --sweep")
+    if args.sweep:
+        given = set(argv or sys.argv[1:])
+        args.models = args.models or sweep_arms()
+        args.trials = args.trials if "--trials" in given else 128
+        args.seeds = args.seeds if "--seeds" in given else [1, 2]
     args.models = args.models or list(UNSEEN_RUN_MODELS if args.unseen else MODELS)
     if "xgb" not in args.models:
         parser.error("--models must include xgb: every model is compared with XGBModel's run of the same seed")
     for arm in args.models:
-        if arm.partition("@")[2] not in ("", *STRATEGIES):
-            parser.error(f"--models {arm}: the strategy after @ must be one of {', '.join(STRATEGIES)}")
+        try:
+            parse_arm(arm)
+        except ValueError as err:
+            parser.error(f"--models {err}")
     if args.quick:
         args.trials, args.seeds, args.convs, args.population = 8, args.seeds[:1], 1, 64
-    name = "search_unseen.json" if args.unseen else "search.json"
+    name = "search_sweep.json" if args.sweep else "search_unseen.json" if args.unseen else "search.json"
     out = args.out or RESULTS / ("quick" if args.quick else "") / name
     logging.basicConfig(level=logging.WARNING)
 
     earlier = earlier_runs(out, args.trials, args.population, machine(host_target())["cpu"]) if args.resume else {}
-    if args.unseen:
+    if args.sweep:
+        tasks = [*heaviest_convolutions(1), heaviest_first(model_tasks(UNSEEN_MODELS[0], host_target()))[0]]
+        tasks = tasks[:1] if args.quick else tasks
+    elif args.unseen:
         names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
         tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
     else:

@@ -123,9 +123,20 @@ def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():
 def test_search_runs_an_arm_per_model_and_strategy(tmp_path):
     search = load("search")
     out = tmp_path / "guided.json"
-    result = search.main(["--unseen", "--quick", "--models", "xgb", "gnn@guided", "--out", str(out)])
+    result = search.main(["--unseen", "--quick", "--models", "xgb", "gnn@guided:beta=2", "--out", str(out)])
     for by_arm in result["runs"].values():
-        assert set(by_arm) == {"xgb", "gnn@guided"}
+        assert set(by_arm) == {"xgb", "gnn@guided:beta=2"}
         assert all(len(runs) == 1 and len(runs[0]["curve"]) == 8 for runs in by_arm.values())
-    with pytest.raises(SystemExit):
-        search.main(["--unseen", "--quick", "--models", "xgb", "xgb@annealing", "--out", str(out)])
+    for arm in ("xgb@annealing", "xgb:population", "xgb:genetic_num_iters=two"):
+        with pytest.raises(SystemExit):
+            search.main(["--unseen", "--quick", "--models", "xgb", arm, "--out", str(out)])
+
+
+def test_search_arms_name_a_model_a_strategy_and_its_knobs():
+    search = load("search")
+    assert search.parse_arm("xgb") == ("xgb", "evolutionary", {})
+    assert search.parse_arm("gnn@guided:beta=2,diversity=0.25") == ("gnn", "guided", {"beta": 2, "diversity": 0.25})
+    assert search.parse_arm("xgb:population=128")[2] == {"population": 128}
+    arms = search.sweep_arms()
+    assert "xgb" in arms and "gnn" in arms and "gnn:eps_greedy=0.2" in arms
+    assert len(arms) == len(set(arms)) == len(search.SWEEP_MODELS) * (1 + len(search.SWEEP_KNOBS))

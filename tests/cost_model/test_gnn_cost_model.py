@@ -51,6 +51,18 @@ def test_predict_contract_before_training(measured_gemm):
     np.testing.assert_array_equal(GNNCostModel(pretrained=False, seed=3).predict(context, candidates[:10]), scores)
 
 
+def test_spread_is_zero_until_the_model_has_measured_candidates_then_in_score_units(measured_gemm):
+    context, candidates, results, _ = measured_gemm
+    model = GNNCostModel(seed=0)  # pretrained: it ranks at once, but has measured nothing to be unsure about
+    assert np.array_equal(model.spread(context, candidates[64:]), np.zeros(32))
+    model.update(context, candidates[:64], results[:64])
+    spread = model.spread(context, candidates[64:])
+    assert spread.dtype == np.float64 and spread.shape == (32,)
+    assert np.isfinite(spread).all() and (spread >= 0).all() and spread.max() > 0
+    assert spread.max() < 1  # a share of a score in (0, 1]: predicted throughput over the batch's best
+    assert model.faults == {}
+
+
 def test_by_default_it_starts_from_the_shipped_weights_and_ranks_from_the_first_round(measured_gemm):
     context, candidates, _, seconds = measured_gemm
     model = GNNCostModel(seed=1)

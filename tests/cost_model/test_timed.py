@@ -16,7 +16,9 @@ def test_timed_model_passes_calls_through_and_adds_up_their_seconds(measured_gem
                                   ms.cost_model.RandomModel(seed=5).predict(context, candidates[:16]))
     timed.update(context, candidates[:16], results[:16])
     assert timed.seconds["predict"] > 0 and timed.seconds["update"] > 0
-    assert set(timed.stats()) == {"cost_model_predict_seconds", "cost_model_update_seconds"}
+    assert np.array_equal(timed.spread(context, candidates[:16]), np.zeros(16))  # XGB-like models have none
+    assert set(timed.stats()) == {"cost_model_predict_seconds", "cost_model_update_seconds",
+                                  "cost_model_spread_seconds"}
 
 
 def test_timed_gnn_reports_its_graph_cache_and_faults(measured_gemm):
@@ -26,6 +28,8 @@ def test_timed_gnn_reports_its_graph_cache_and_faults(measured_gemm):
     timed.predict(context, candidates[:8])
     stats = timed.stats()
     assert stats["graph_cache_misses"] == 8 and stats["graph_cache_hits"] == 8
+    timed.update(context, candidates[:16], results[:16])
+    assert timed.spread(context, candidates[:8]).max() > 0 and timed.seconds["spread"] > 0  # the GNN's, timed
     timed.inner.faults["update"] = 2  # what GNNCostModel counts when an update fails and is rolled back
     assert timed.stats()["cost_model_update_faults"] == 2
 

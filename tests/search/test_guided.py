@@ -10,7 +10,7 @@ from tvm.s_tir import meta_schedule as ms
 from tvm_gnn_cost import GNNCostModel, GuidedSearch, host_target, make_builder, make_runner
 from tvm_gnn_cost.datasets.workloads import get_workload
 from tvm_gnn_cost.search.guided import pick_batch
-from tvm_gnn_cost.search.tuning import search_strategy
+from tvm_gnn_cost.search.tuning import STRATEGIES, search_strategy
 
 
 def test_pick_batch_takes_the_best_scores_without_spread_or_diversity():
@@ -33,18 +33,24 @@ def test_pick_batch_diversity_skips_near_copies_of_a_pick():
     assert pick_batch(score, np.zeros(3), keys, 2, beta=0.0, diversity=3.0) == [0, 2]
 
 
-def test_guided_search_rejects_a_share_out_of_range():
+def test_strategies_reject_a_share_out_of_range_an_unknown_name_and_an_unknown_knob():
     with pytest.raises(ValueError, match="neighbourhood"):
         GuidedSearch(neighbourhood=1.5)
     with pytest.raises(ValueError, match="unknown search strategy"):
         search_strategy("annealing", 64, 16)
+    for name in STRATEGIES:
+        with pytest.raises(ValueError, match="no knob"):
+            search_strategy(name, 64, 16, temperature=0.5)
+    evolution = search_strategy("evolutionary", 64, 16, genetic_num_iters=2, eps_greedy=0.2).inner
+    assert (evolution.genetic_num_iters, evolution.eps_greedy, evolution.population_size) == (2, 0.2, 64)
+    assert search_strategy("guided", 64, 16, beta=2.0).beta == 2.0
 
 
-def _tune(work_dir, trials: int, strategy: GuidedSearch) -> ms.database.Database:
-    """GEMM-128 tuned with the pretrained GNN and ``strategy`` in rounds of 16 (resumes from ``work_dir``)."""
+def _tune(work_dir, trials: int, strategy: GuidedSearch, model: GNNCostModel | None = None) -> ms.database.Database:
+    """GEMM-128 tuned with ``model`` (the pretrained GNN) and ``strategy`` in rounds of 16 (resumes from ``work_dir``)."""
     return ms.tune_tir(get_workload("gemm-128"), host_target(2), str(work_dir), max_trials_global=trials,
                        num_trials_per_iter=16, builder=make_builder(), runner=make_runner(),
-                       cost_model=GNNCostModel(seed=0), seed=1, strategy=strategy)
+                       cost_model=model or GNNCostModel(seed=0), seed=1, strategy=strategy)
 
 
 def _hashes(database: ms.database.Database) -> list[int]:
@@ -67,6 +73,16 @@ def test_guided_search_tunes_within_budget_never_twice_and_resumes(tmp_path):
     first = _hashes(database)
     assert len(set(first)) == 40
 
-    database = _tune(tmp_path, 24, GuidedSearch())  # a second run in the same work dir starts from its records
+    # a second run in the same work dir starts from its records, exploring by the GNN's own ensemble
+    model = GNNCostModel(seed=0)
+    spreads = []
+
+    def gnn_spread(context: ms.TuneContext, candidates: list) -> np.ndarray:
+        spreads.append(model.spread(context, candidates))
+        return spreads[-1]
+
+    database = _tune(tmp_path, 24, GuidedSearch(spread=gnn_spread), model)
     both = _hashes(database)
     assert len(both) == 64 and len(set(both)) == 64  # nothing of the first run measured again
+    assert spreads[0].max() == 0 and max(s.max() for s in spreads[1:]) > 0  # unsure once it has measured
+    assert model.faults == {}

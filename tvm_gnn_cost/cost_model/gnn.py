@@ -68,6 +68,7 @@ class GNNCostModel(PyCostModel):
         seed: seeds batch order, the warm-up scores and, from scratch, weight initialisation.
         graph_cache_size: stage graphs kept by structural hash of the scheduled module, so a
             schedule scored again skips feature extraction (0 disables the cache).
+        ensemble: members of the bootstrap head ensemble behind :meth:`spread`.
     """
 
     def __init__(
@@ -78,9 +79,11 @@ class GNNCostModel(PyCostModel):
         train_config: TrainConfig | None = None,
         seed: int = 0,
         graph_cache_size: int = 8192,
+        ensemble: int = 8,
     ) -> None:
         super().__init__()
-        self.learner = GNNLearner(pretrained=pretrained, config=config, train_config=train_config, seed=seed)
+        self.learner = GNNLearner(pretrained=pretrained, config=config, train_config=train_config, seed=seed,
+                                  ensemble=ensemble)
         self.graph_cache = StageGraphCache(graph_cache_size)
         self.faults: dict[str, int] = {}  # exceptions caught in predict / update, by method
         self._warned_kinds: set[str] = set()
@@ -136,6 +139,25 @@ class GNNCostModel(PyCostModel):
         except Exception as err:  # noqa: BLE001 - a failed prediction must not end a tuning run
             self._fault("predict", err, "scored this batch at random, like the untrained model")
             return self.learner.random_scores(len(candidates))
+
+    def spread(self, context: TuneContext, candidates: list[MeasureCandidate]) -> np.ndarray:
+        """How unsure the model is of each candidate, in :meth:`predict`'s units (for
+        :class:`~tvm_gnn_cost.search.guided.GuidedSearch`'s ``spread=``).
+
+        Its bootstrap head ensemble's sd of log-throughput (:mod:`~tvm_gnn_cost.nn.ensemble`,
+        refitted after every ``update``) times the score, the first-order change of ``exp``.
+        Zeros before the first measurements, where ``predict`` is random, and if it fails
+        (counted in ``faults``).
+        """
+        zeros = np.zeros(len(candidates), dtype=np.float64)
+        if not candidates or context.target.kind.name not in self.learner.target_kinds:
+            return zeros
+        try:
+            graphs = self.graphs(context, candidates)
+            return self.learner.search_scores(graphs) * self.learner.spread(graphs)
+        except Exception as err:  # noqa: BLE001 - a failed spread must not end a tuning run
+            self._fault("spread", err, "no exploration bonus for this batch")
+            return zeros
 
     def graphs(self, context: TuneContext, candidates: list[MeasureCandidate]) -> list[StageGraph]:
         """Stage graphs of candidates (TVM's C++ store features run on ``context.num_threads``).

@@ -12,12 +12,12 @@ from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
 @derived_object
 class TimedCostModel(PyCostModel):
-    """Any cost model, with the seconds spent in its ``predict`` and ``update`` added up."""
+    """Any cost model, with the seconds spent in its ``predict``, ``update`` and ``spread`` added up."""
 
     def __init__(self, inner: ms.cost_model.CostModel) -> None:
         super().__init__()
         self.inner = inner
-        self.seconds = {"predict": 0.0, "update": 0.0}
+        self.seconds = {"predict": 0.0, "update": 0.0, "spread": 0.0}
 
     def load(self, path: str) -> None:
         self.inner.load(path)
@@ -36,8 +36,17 @@ class TimedCostModel(PyCostModel):
         self.seconds["predict"] += time.perf_counter() - start
         return scores
 
+    def spread(self, context: ms.TuneContext, candidates: list) -> np.ndarray:
+        """The inner model's uncertainty per candidate (``GNNCostModel.spread``); zeros for a model without one."""
+        if not hasattr(self.inner, "spread"):
+            return np.zeros(len(candidates))
+        start = time.perf_counter()
+        spread = self.inner.spread(context, candidates)
+        self.seconds["spread"] += time.perf_counter() - start
+        return spread
+
     def stats(self) -> dict[str, float]:
-        """Seconds in ``predict`` and ``update``, the inner model's graph-cache counters and faults."""
+        """Seconds in ``predict``, ``update`` and ``spread``, the inner model's graph-cache counters and faults."""
         stats: dict[str, float] = {f"cost_model_{k}_seconds": round(v, 3) for k, v in self.seconds.items()}
         cache = getattr(self.inner, "graph_cache", None)
         if cache is not None:

@@ -20,6 +20,7 @@ import torch
 
 from .checkpoint import CheckpointError, config_from_dict, configs_to_dict, load_checkpoint, save_checkpoint
 from .data import ReplayBuffer, Sample
+from .ensemble import HeadEnsemble
 from .graph import NODE_FEATURES, StageGraph
 from .model import GNNConfig, StageGNN
 from .residual import ResidualBooster
@@ -59,6 +60,7 @@ class GNNLearner:
         train_config: the online schedule (:meth:`learn`), the optimizer's settings and the
             recipe (loss, batches); default: the pretrained weights' own, or ``TrainConfig()``.
         seed: seeds weight initialisation (from scratch), batch order and :meth:`random_scores`.
+        ensemble: members of the bootstrap head ensemble behind :meth:`spread` (fitted only when asked).
     """
 
     def __init__(
@@ -68,7 +70,9 @@ class GNNLearner:
         config: GNNConfig | None = None,
         train_config: TrainConfig | None = None,
         seed: int = 0,
+        ensemble: int = 8,
     ) -> None:
+        self.ensemble_size = ensemble
         if pretrained is False:
             self._build(config or GNNConfig(), train_config or TrainConfig(), seed)
             return
@@ -101,6 +105,9 @@ class GNNLearner:
         self.score_scale = 1.0  # turns raw scores into log-throughputs (:mod:`.scores`), refitted after training
         self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
         self.residual: ResidualBooster | None = None  # finetune="residual": fitted on this run's buffer, not saved
+        self.ensemble = HeadEnsemble(self.ensemble_size, seed=seed)  # behind spread(), refitted when asked after a change
+        self.revision = 0  # counts changes of buffer or weights, so the ensemble knows when it is stale
+        self._ensemble_revision = -1
 
     def reset_optimizer(self, lr: float | None = None) -> None:
         """A fresh AdamW (``train_config``'s learning rate unless ``lr``): no moments carried over."""
@@ -124,6 +131,7 @@ class GNNLearner:
         """
         self.buffer.extend(samples)
         self.num_updates += 1
+        self.revision += 1
         if kind in self.target_kinds and self.train_config.finetune == "residual":
             self.fit_residual()
         elif kind in self.target_kinds:
@@ -135,6 +143,7 @@ class GNNLearner:
         """Offline training: add samples (of any number of tasks, measured on targets of
         ``target_kinds``) to the buffer and train ``epochs`` passes over it."""
         self.buffer.extend(samples)
+        self.revision += 1
         return self._train_buffer(epochs, set(target_kinds))
 
     def _train_buffer(self, epochs: int, kinds: set[str], *, head_only: bool = False) -> FitStats:
@@ -200,6 +209,17 @@ class GNNLearner:
         """What the search gets: predicted throughput over the batch's best, in (0, 1], in :meth:`log_throughput`'s order."""
         return search_scores(self.log_throughput(graphs), 1.0)
 
+    def spread(self, graphs: Sequence[StageGraph]) -> np.ndarray:
+        """How unsure the learner is of each graph's log-throughput: its head ensemble's sd
+        (:mod:`.ensemble`), refitted to the buffer first if buffer or weights changed since; zeros untrained."""
+        if self._ensemble_revision != self.revision:
+            samples = list(self.buffer.samples)
+            throughput, log_latency, tasks = self.buffer.targets(samples)
+            self.ensemble.fit(self.network, [s.graph for s in samples], throughput, log_latency, tasks,
+                              self.train_config)
+            self._ensemble_revision = self.revision
+        return self.ensemble.spread(self.network, graphs)
+
     def random_scores(self, n: int) -> np.ndarray:
         """Uniform random scores from the seeded generator: what an untrained model ranks with."""
         return self.rng.uniform(0.0, 1.0, size=n)
@@ -216,6 +236,7 @@ class GNNLearner:
         weights, kinds, self.score_scale, self.residual = snapshot
         self.network.load_state_dict(weights)
         self.target_kinds = set(kinds)
+        self.revision += 1
         self.reset_optimizer()
 
     def finite(self) -> bool:

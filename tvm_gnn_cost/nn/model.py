@@ -144,6 +144,20 @@ class StageGNN(nn.Module):
         num_graphs: int,
         cpu: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        z, owner = self.embed(x, edge_index, edge_attr, batch, num_graphs, cpu)
+        return self.read(z, owner, num_graphs)
+
+    def embed(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_attr: torch.Tensor,
+        batch: torch.Tensor,
+        num_graphs: int,
+        cpu: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the head reads, and the graph each row belongs to: the pooled graph embeddings
+        ``[B, 2h]`` (rows in graph order), or with ``readout="stages"`` every stage's ``[N, h]``."""
         h = self.encoder(self.input_norm(x))
         if self.cpu_encoder is not None:
             if cpu is None:
@@ -153,23 +167,27 @@ class StageGNN(nn.Module):
         for conv, root, norm in zip(self.convs, self.roots, self.norms):
             h = norm(h + torch.relu(root(h) + conv(h, edge_index, edge_attr)))
         if self.config.readout == "stages":
-            return self._stage_readout(h, batch, num_graphs)
+            return h, batch
         pooled = torch.cat(
             [self.sum_pool(h, batch, dim_size=num_graphs), self.attention_pool(h, batch, dim_size=num_graphs)],
             dim=-1,
         )
-        out = self.head(self.dropout(pooled))
-        log_latency = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
-        return out[:, 0], log_latency
+        return pooled, torch.arange(num_graphs)
 
-    def _stage_readout(self, h: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-stage (score, log seconds) from the head; a graph's score is their sum, its time the sum of times."""
-        out = self.head(self.dropout(h))
-        score = self.sum_pool(out[:, :1], batch, dim_size=num_graphs)[:, 0]
+    def read(self, z: torch.Tensor, owner: torch.Tensor, num_graphs: int,
+             head: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(score, log seconds) per graph from :meth:`embed`'s rows; ``head``: another head of the
+        same shape to read with (an ensemble member) instead of this network's."""
+        head = head or self.head
+        out = head(self.dropout(z))
+        if self.config.readout == "pooled":
+            return out[:, 0], self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
+        # stages: a graph's score is the sum of its stages', its time the sum of their times
+        score = self.sum_pool(out[:, :1], owner, dim_size=num_graphs)[:, 0]
         stage_log = self.config.log_latency_center + self.config.log_latency_scale * out[:, 1]
         peak = torch.full((num_graphs,), -torch.inf, dtype=stage_log.dtype).scatter_reduce(
-            0, batch, stage_log.detach(), "amax")  # a stable log-sum-exp per graph
-        total = self.sum_pool(torch.exp(stage_log - peak[batch])[:, None], batch, dim_size=num_graphs)[:, 0]
+            0, owner, stage_log.detach(), "amax")  # a stable log-sum-exp per graph
+        total = self.sum_pool(torch.exp(stage_log - peak[owner])[:, None], owner, dim_size=num_graphs)[:, 0]
         return score, peak + torch.log(total)
 
     def __repr__(self) -> str:

@@ -32,16 +32,18 @@ if TYPE_CHECKING:
 POPULATION = 512  # MetaSchedule's EvolutionarySearch default: schedules each generation keeps
 
 
-def evolutionary_search(population: int, trials_per_iter: int) -> ms.search_strategy.EvolutionarySearch:
+def evolutionary_search(population: int, trials_per_iter: int, **knobs: Any) -> ms.search_strategy.EvolutionarySearch:
     """MetaSchedule's evolutionary search with ``population`` schedules per generation.
 
     Each round samples, mutates and scores about five populations' worth of schedules, so a
-    smaller population makes rounds cheaper and the search narrower. Raises ``ValueError`` if
-    it could not fill a round of ``trials_per_iter`` candidates.
+    smaller population makes rounds cheaper and the search narrower. ``knobs`` are its other
+    arguments by MetaSchedule's names (``genetic_num_iters``, ``eps_greedy``,
+    ``init_measured_ratio``, ``genetic_mutate_prob``, ...). Raises ``ValueError`` if it could
+    not fill a round of ``trials_per_iter`` candidates.
     """
     if population < trials_per_iter:
         raise ValueError(f"population ({population}) must be at least the trials per round ({trials_per_iter})")
-    return ms.search_strategy.EvolutionarySearch(population_size=population)
+    return ms.search_strategy.EvolutionarySearch(population_size=population, **knobs)
 
 
 #: The search strategies :func:`search_strategy` can name: MetaSchedule's evolutionary search
@@ -49,15 +51,24 @@ def evolutionary_search(population: int, trials_per_iter: int) -> ms.search_stra
 STRATEGIES = ("evolutionary", "guided")
 
 
-def search_strategy(name: str, population: int, trials_per_iter: int,
-                    measured: set[int] | None = None) -> ms.search_strategy.SearchStrategy:
-    """A fresh strategy for one task that never proposes a schedule in ``measured`` (structural hashes)."""
+def search_strategy(name: str, population: int, trials_per_iter: int, measured: set[int] | None = None,
+                    spread: Callable[[ms.TuneContext, list], np.ndarray] | None = None,
+                    **knobs: Any) -> ms.search_strategy.SearchStrategy:
+    """A fresh strategy for one task that never proposes a schedule in ``measured`` (structural hashes).
+
+    ``spread``: the cost model's uncertainty per candidate, which the guided search explores by
+    (e.g. ``GNNCostModel.spread``; the evolutionary search has no use for it). ``knobs``: the
+    strategy's own arguments (:func:`evolutionary_search`'s, or :class:`GuidedSearch`'s).
+    """
     if name not in STRATEGIES:
         raise ValueError(f"unknown search strategy {name!r}; choose one of {STRATEGIES}")
     measured = measured if measured is not None else set()
-    if name == "guided":
-        return GuidedSearch(measured)
-    return SkipMeasured(measured, inner=evolutionary_search(population, trials_per_iter))
+    try:
+        if name == "guided":
+            return GuidedSearch(measured, spread=spread, **knobs)
+        return SkipMeasured(measured, inner=evolutionary_search(population, trials_per_iter, **knobs))
+    except TypeError as err:  # a knob the strategy does not have
+        raise ValueError(f"the {name} search has no knob among {sorted(knobs)} ({err})") from err
 
 
 @derived_object
@@ -204,6 +215,7 @@ def tune_workloads(
     trials_per_iter: int = 32,
     population: int = POPULATION,
     strategy: str = "evolutionary",
+    knobs: dict[str, Any] | None = None,
     on_trials: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Tune tasks together under the gradient task scheduler with one cost model.
@@ -211,19 +223,20 @@ def tune_workloads(
     Every model gets the same builder, runner, target, task seeds and budget, so results of
     different models from one call pattern are directly comparable. ``population`` is the
     evolutionary search's (see :func:`evolutionary_search`); ``strategy`` names one of
-    :data:`STRATEGIES`. The result's ``stats``
+    :data:`STRATEGIES`, ``knobs`` are its arguments (:func:`search_strategy`). The result's ``stats``
     include the seconds the cost model spent in ``predict`` and ``update``. ``num_cores``
     defaults to this machine's.
     """
     num_cores = num_cores or os.cpu_count() or 1
     target = host_target(num_cores)
+    model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores))
     contexts = [  # a search strategy per task: each one holds its task's state
         tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i,
-                     search_strategy=search_strategy(strategy, population, trials_per_iter))
+                     search_strategy=search_strategy(strategy, population, trials_per_iter, spread=model.spread,
+                                                     **(knobs or {})))
         for i, task in enumerate(tasks)
     ]
     names = [task.name for task in tasks]
-    model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores))
     start = time.perf_counter()
     log = run_tune_tasks(contexts, work_dir=work_dir, max_trials_global=trials_per_task * len(contexts),
                          max_trials_per_task=trials_per_task, trials_per_iter=trials_per_iter, cost_model=model,

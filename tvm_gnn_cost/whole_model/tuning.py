@@ -147,7 +147,8 @@ def tune_model(
         bars.update(step, total=1, completed=1, description=f"extracted {len(tasks)} tasks of {model.name}")
         session = _Session.open(work_dir, model, tasks, inner, cost_model, target)
         step = bars.add_task(f"resuming from {session.done} records", total=session.done, visible=session.done > 0)
-        session.resume(cores, seed, lambda: search_strategy(strategy, population, trials_per_iter),
+        session.resume(cores, seed, lambda: search_strategy(strategy, population, trials_per_iter,
+                                                       spread=getattr(inner, "spread", None)),
                        lambda n: bars.advance(step, n))
         step = bars.add_task(f"tuning with {cost_model}", total=max(trials - session.done, 0))
         timed, log, tuning_seconds = session.tune(trials, trials_per_iter, cores, rpc, seed,

@@ -232,6 +232,12 @@ def unseen_search_section(search: dict, plot: str) -> list[str]:
                      f"Pretrained GNN: {'never' if not np.isfinite(median) else f'{median:.0f} trials'}, "
                      + ("met." if median <= 32 else f"**missed** (by {median - 32:.0f} trials)."
                         if np.isfinite(median) else "**missed**."))
+    return lines + early_lines(summary, models) + [""]
+
+
+def early_lines(summary: dict, models: list[str]) -> list[str]:
+    """Per model but XGBModel: its best after the early budget over XGBModel's then, geometric mean over runs."""
+    lines = []
     for model in models:
         key = next((k for k in summary[next(iter(summary))][model] if k.startswith("best_at_")), None)
         ratios = [r for s in summary.values() for r in s[model].get(key, [])]
@@ -239,7 +245,29 @@ def unseen_search_section(search: dict, plot: str) -> list[str]:
             early = key.split("_")[2]
             lines.append(f"- `{model}` best after {early} trials / XGBModel's after {early}: geometric mean "
                          f"{geomean(ratios):.3f} over {len(ratios)} runs (below 1: better).")
-    return lines + [""]
+    return lines
+
+
+def guided_pilot_section(search: dict, plot: str) -> list[str]:
+    """The first look at GuidedSearch: a short run on the unseen tasks, not issue #20's full benchmark."""
+    summary, trials = search["summary"], search["trials_per_run"]
+    models = list(next(iter(summary.values())))
+    final = {m: geomean([s[m]["best_over_xgb_mean"] for s in summary.values() if s[m]["best_over_xgb_mean"]])
+             for m in models if m != "xgb"}
+    walls = {m: geomean([s[m]["wall_seconds_mean"] / s["xgb"]["wall_seconds_mean"] for s in summary.values()])
+             for m in models if m != "xgb"}
+    return ["## Guided search: a pilot on the unseen tasks", "",
+            f"`python benchmarks/search.py --unseen --trials {trials} --seeds {' '.join(map(str, search['seeds']))} "
+            f"--models {' '.join(models)} --out benchmarks/results/search_guided_pilot.json` ({machine_line(search)}; "
+            f"{population(search)} for the evolutionary arms). A first look, not issue #20's benchmark (4 tasks, "
+            f"3 seeds, 256 trials, interleaved re-measurement): {trials} trials is short of XGBModel's warm-up "
+            "of 100 random-scored records plus a few rounds, so it favours the pretrained models. Wall time "
+            "includes building and running every measured schedule, so a search that measures slow ones (XGBModel's "
+            "random warm-up) also takes longer.", "",
+            *partial_line(search), *search_table(summary), "", f"![guided pilot]({plot})", "",
+            *(f"- `{m}` final best / XGBModel's: geometric mean {final[m]:.3f} over tasks; wall time / XGBModel's "
+              f"{walls[m]:.2f}" for m in final),
+            *early_lines(summary, models), ""]
 
 
 def partial_line(search: dict) -> list[str]:
@@ -496,6 +524,8 @@ def render(results_dir: Path, out: Path) -> str:
         *(transfer_section(load("transfer"), plot("transfer")) if (results_dir / "transfer.json").exists() else []),
         *(unseen_search_section(load("search_unseen"), plot("search_unseen"))
           if (results_dir / "search_unseen.json").exists() else []),
+        *(guided_pilot_section(load("search_guided_pilot"), plot("search_guided_pilot"))
+          if (results_dir / "search_guided_pilot.json").exists() else []),
         *(collection_section(load("collection"), plot("collection"))
           if (results_dir / "collection.json").exists() else []),
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))

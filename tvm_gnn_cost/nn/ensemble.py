@@ -17,12 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .data import collate
 from .graph import StageGraph
 from .losses import RANK_LOSSES, latency_loss
 from .model import StageGNN
 from .scores import fit_score_scale
-from .training import TrainConfig, epoch_batches
+from .training import TrainConfig, collated_chunks, epoch_batches
 
 #: Fewest valid measurements an ensemble is fitted on; with fewer, every spread is 0.
 MIN_SAMPLES = 8
@@ -105,14 +104,12 @@ class HeadEnsemble:
 
 
 @torch.no_grad()
-def _embeddings(network: StageGNN, graphs: Sequence[StageGraph], chunk: int = 4096) -> tuple[torch.Tensor, np.ndarray]:
+def _embeddings(network: StageGNN, graphs: Sequence[StageGraph]) -> tuple[torch.Tensor, np.ndarray]:
     """The network's :meth:`~StageGNN.embed` rows of every graph, and where each graph's rows start (and the last ends)."""
     network.eval()
     parts, owners = [], []
-    for start in range(0, len(graphs), chunk):
-        part = graphs[start : start + chunk]
-        batch = collate(part)
-        z, owner = network.embed(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(part),
+    for start, batch in collated_chunks(graphs):
+        z, owner = network.embed(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs,
                                  batch.cpu_features)
         parts.append(z)
         owners.append(owner.numpy() + start)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch_geometric.data import Batch
 
 from .data import collate
 from .graph import StageGraph
@@ -161,15 +162,19 @@ def _in_head(name: str) -> bool:
     return name.removeprefix("module.").startswith("head.")
 
 
+def collated_chunks(graphs: Sequence[StageGraph], chunk: int = 4096) -> Iterator[tuple[int, Batch]]:
+    """(first index, collated batch) of each run of ``chunk`` graphs: inference on any number in bounded memory."""
+    for start in range(0, len(graphs), chunk):
+        yield start, collate(graphs[start : start + chunk])
+
+
 @torch.no_grad()
-def predict_graphs(model: StageGNN, graphs: Sequence[StageGraph], chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def predict_graphs(model: StageGNN, graphs: Sequence[StageGraph]) -> tuple[np.ndarray, np.ndarray]:
     """Scores and log-latencies of graphs, batched in chunks; float64 arrays."""
     model.eval()
     scores, logs = [], []
-    for start in range(0, len(graphs), chunk):
-        part = graphs[start : start + chunk]
-        batch = collate(part)
-        s, l = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, len(part), batch.cpu_features)
+    for _, batch in collated_chunks(graphs):
+        s, l = model(batch.x, batch.edge_index, batch.edge_attr, batch.batch, batch.num_graphs, batch.cpu_features)
         scores.append(s.numpy())
         logs.append(l.numpy())
     if not scores:

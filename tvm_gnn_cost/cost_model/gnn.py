@@ -145,9 +145,9 @@ class GNNCostModel(PyCostModel):
         :class:`~tvm_gnn_cost.search.guided.GuidedSearch`'s ``spread=``).
 
         Its bootstrap head ensemble's sd of log-throughput (:mod:`~tvm_gnn_cost.nn.ensemble`,
-        refitted after every ``update``) times the score, the first-order change of ``exp``.
-        Zeros before the first measurements, where ``predict`` is random, and if it fails
-        (counted in ``faults``).
+        refitted on the first call after an ``update``) times the score, the first-order change
+        of ``exp``. Zeros before 8 valid measurements, where ``predict`` is random, and if it
+        fails (counted in ``faults``).
         """
         zeros = np.zeros(len(candidates), dtype=np.float64)
         if not candidates or context.target.kind.name not in self.learner.target_kinds:

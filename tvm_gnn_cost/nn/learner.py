@@ -211,7 +211,8 @@ class GNNLearner:
 
     def spread(self, graphs: Sequence[StageGraph]) -> np.ndarray:
         """How unsure the learner is of each graph's log-throughput: its head ensemble's sd
-        (:mod:`.ensemble`), refitted to the buffer first if buffer or weights changed since; zeros untrained."""
+        (:mod:`.ensemble`), refitted to the buffer first if buffer or weights changed since; zeros while the
+        buffer holds under :data:`~tvm_gnn_cost.nn.ensemble.MIN_SAMPLES` valid measurements."""
         if self._ensemble_revision != self.revision:
             samples = list(self.buffer.samples)
             throughput, log_latency, tasks = self.buffer.targets(samples)

@@ -49,3 +49,19 @@ def test_active_seconds_leave_out_a_stop_of_the_process_group():
 def test_active_seconds_follow_the_wall_clock_while_running():
     active, wall = _timed(pause=0.0)
     assert abs(active - wall) < 0.05
+
+
+def test_the_clock_survives_a_sigterm_to_the_group_and_a_killed_ticker(caplog):
+    from tvm_gnn_cost.datasets.clock import ActiveClock
+
+    clock = ActiveClock()
+    clock()  # answered once: the ticker is up and ignores the signal
+    clock._ticker.send_signal(signal.SIGTERM)  # what `kill -TERM -- -<pgid>` sends a campaign: it must finish its task
+    time.sleep(0.3)
+    assert clock._ticker.poll() is None and clock() > 0
+    clock._ticker.kill()
+    clock._ticker.wait()
+    first = clock()
+    assert clock() >= first and clock.stopped() == 0.0  # wall time from here, never an exception
+    assert "ticker ended" in caplog.text
+    clock.close()

@@ -11,13 +11,20 @@ stopped time. It answers on request, after checking its own tick, so a reading r
 from __future__ import annotations
 
 import functools
+import logging
 import subprocess
 import sys
 import time
 
+logger = logging.getLogger(__name__)
+
 # The child: wait for a request or the next tick; a late wake-up was a stop; answer with the total.
+# It ignores SIGTERM and SIGINT sent to the group (the collection finishes its task on SIGTERM and
+# still reads the clock) and ends when its parent's end closes its stdin.
 _TICKER = """
-import select, sys, time
+import select, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 tick, gap = float(sys.argv[1]), float(sys.argv[2])
 stopped, due = 0.0, time.monotonic() + tick
 while True:
@@ -41,12 +48,26 @@ class ActiveClock:
         # the child inherits the process group, so a `kill -STOP -- -<pgid>` stops it with the rest
         self._ticker = subprocess.Popen([sys.executable, "-c", _TICKER, str(tick), str(gap)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._stopped, self._lost = 0.0, False
 
     def stopped(self) -> float:
-        """Seconds the process group has spent stopped since this clock started."""
-        self._ticker.stdin.write("?\n")
-        self._ticker.stdin.flush()
-        return float(self._ticker.stdout.readline())
+        """Seconds the process group has spent stopped since this clock started.
+
+        If the ticker was killed, the last total it gave (logged once): timing goes on as wall time.
+        """
+        if self._ticker.poll() is None:
+            try:
+                self._ticker.stdin.write("?\n")
+                self._ticker.stdin.flush()
+                self._stopped = float(self._ticker.stdout.readline())
+                return self._stopped
+            except (BrokenPipeError, ValueError):  # it died between poll and answer
+                pass
+        if not self._lost:
+            self._lost = True
+            logger.warning("the active clock's ticker ended (%s); pauses from now on count as collection time",
+                           self._ticker.poll())
+        return self._stopped
 
     def __call__(self) -> float:
         """Active seconds on an arbitrary origin, like ``time.monotonic``."""

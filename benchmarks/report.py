@@ -57,6 +57,13 @@ valid candidate (so one task whose pick failed cannot zero the weighted ratio).
   budget). The median counts "never" as the largest value.
 - **cost-model share**: seconds inside the cost model's `predict` and `update` (timed by
   `TimedCostModel`) divided by the run's wall time.
+- **search share**: seconds in the search strategy's proposals (its calls of `predict` and
+  `spread` included) plus the cost model's `update`, divided by the run's wall time: what
+  the tuning spends besides building and running candidates and TVM's own bookkeeping.
+- **re-measured final best / XGBModel's**: every run's best schedule built again once all
+  runs are done and timed in interleaved rounds (a fresh random order each round); the
+  median over rounds divided by XGBModel's of the same task and seed. Drift of the machine
+  between runs falls on both alike.
 """
 
 
@@ -268,6 +275,105 @@ def guided_pilot_section(search: dict, plot: str) -> list[str]:
             *(f"- `{m}` final best / XGBModel's: geometric mean {final[m]:.3f} over tasks; wall time / XGBModel's "
               f"{walls[m]:.2f}" for m in final),
             *early_lines(summary, models), ""]
+
+
+#: Issue #20's targets for GuidedSearch with the GNN: (label, statistic, bound it must not exceed).
+GUIDED_TARGETS = (("trials to XGBModel's final best, median task", "reach", 128),
+                  ("best after 64 trials / XGBModel's after 64, geometric mean", "at_64", 0.85),
+                  ("re-measured final best / XGBModel's, geometric mean", "final", 0.95),
+                  ("search share of wall time (cost model and strategy), mean over tasks", "share", 0.30))
+
+
+def sweep_section(sweep: dict, plot: str) -> list[str]:
+    """EvolutionarySearch's knobs one at a time, each against the same model's stock setting (same task and seed)."""
+    runs, seeds = sweep["runs"], sweep["seeds"]
+    tasks = list(runs)
+    arms = list(next(iter(runs.values())))
+    lines = ["## Stock search: EvolutionarySearch's knobs", "",
+             f"`python benchmarks/search.py --sweep` -> `benchmarks/results/search_sweep.json` ({machine_line(sweep)}): "
+             f"each knob moved alone from MetaSchedule's default, {sweep['trials_per_run']} trials, seeds {seeds}, "
+             "with XGBModel and the pretrained GNN. Ratios are a run's final best over the same model's stock run "
+             "of the same task and seed (below 1: the knob helps), mean ± sd over seeds, then the geometric mean "
+             "over tasks.", "", *partial_line(sweep),
+             "| arm | " + " | ".join(t.split(".")[0] for t in tasks) + " | geometric mean | wall / stock |",
+             "| --- |" + " ---: |" * (len(tasks) + 2)]
+    best: dict[str, tuple[float, str]] = {}
+    for arm in arms:
+        stock = arm.partition(":")[0]
+        per_task = [_paired(runs[t], arm, stock, "best_seconds") for t in tasks]
+        means = [float(np.mean(r)) for r in per_task if r]
+        overall = geomean(means)
+        wall = geomean([float(np.mean(r)) for t in tasks if (r := _paired(runs[t], arm, stock, "wall_seconds"))])
+        cells = [f"{np.mean(r):.3f} ± {np.std(r, ddof=1) if len(r) > 1 else 0:.3f}" if r else "n/a" for r in per_task]
+        lines.append(f"| `{arm}` | " + " | ".join(cells) + f" | {fmt(overall)} | {fmt(wall, 2)} |")
+        if overall is not None and (stock not in best or overall < best[stock][0]):
+            best[stock] = (overall, arm)
+    lines += ["", f"![sweep curves]({plot})", ""]
+    lines += [f"- Best setting with `{stock}`: `{arm}` (geometric mean {ratio:.3f} of its stock runs' final best"
+              + ("; no knob beats the default)." if arm == stock else ").") for stock, (ratio, arm) in best.items()]
+    return lines + [""]
+
+
+def _paired(by_arm: dict, arm: str, base: str, key: str) -> list[float]:
+    """``arm``'s ``key`` over ``base``'s, per seed both ran (and both have it)."""
+    theirs = {r["seed"]: r[key] for r in by_arm.get(base, [])}
+    return [r[key] / theirs[r["seed"]] for r in by_arm.get(arm, []) if r[key] and theirs.get(r["seed"])]
+
+
+def guided_section(search: dict, plot: str) -> list[str]:
+    """Issue #20's benchmark: both strategies with both models, against its targets for GuidedSearch + GNN."""
+    summary, trials = search["summary"], search["trials_per_run"]
+    arms = list(next(iter(summary.values())))
+    stats = {arm: guided_stats(summary, arm) for arm in arms}
+    rounds = (search.get("remeasured") or {}).get("rounds")
+    again = (f"re-measured together at the end in {rounds} interleaved rounds" if rounds
+             else "not re-measured yet (that happens once every planned run is done)")
+    tasks = ", ".join(t.split(".")[0] + (" (in the generated data)" if info.get("in_generated_data") else "")
+                      for t, info in search["tasks"].items())
+    lines = ["## Guided search against the stock search", "",
+             f"`python benchmarks/search.py --guided` -> `benchmarks/results/search_guided.json` "
+             f"({machine_line(search)}): {', '.join(f'`{a}`' for a in arms)} on {tasks}, "
+             f"{trials} trials in rounds of 32, seeds {search['seeds']}, same builder, runner and target; every "
+             f"measurement counts against the budget. Final bests {again}.",
+             "", *partial_line(search), *search_table(summary), "",
+             "| arm | re-measured final / XGBModel's | @64 / XGBModel's | @128 / XGBModel's | trials to XGBModel's best "
+             "(median task) | search share | wall / XGBModel's |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for arm, st in stats.items():
+        reach = "never" if st["reach"] is None else f"{st['reach']:.0f}"
+        lines.append(f"| `{arm}` | {fmt(st['final'])} | {fmt(st['at_64'])} | {fmt(st['at_128'])} | {reach} | "
+                     f"{fmt(st['share'], 2)} | {fmt(st['wall'], 2)} |")
+    lines += ["", f"![guided search curves]({plot})", ""]
+    ours = stats.get("gnn@guided")
+    if ours:
+        for label, key, bound in GUIDED_TARGETS:
+            value = ours[key]
+            verdict = ("**missed** (never reached)" if value is None
+                       else "met" if value <= bound else f"**missed** (by {value - bound:.3g})")
+            lines.append(f"- Target for `gnn@guided`, {label} <= {bound}: {fmt(value)}, {verdict}.")
+        losses = [t.split(".")[0] for t, s in summary.items()
+                  if (s["gnn@guided"].get("remeasured_over_xgb_mean") or 0) > 1]
+        lines.append("- `gnn@guided` loses to XGBModel (re-measured final best) on: "
+                     + (", ".join(losses) if losses else "no task") + ".")
+    return lines + [""]
+
+
+def guided_stats(summary: dict, arm: str) -> dict[str, float | None]:
+    """One arm's row of the guided table: geometric means over tasks (and over seeds within a task's checkpoints)."""
+    rows = [s[arm] for s in summary.values()]
+    finals = [r.get("remeasured_over_xgb_mean") for r in rows]
+    reach = [np.inf if r["trials_to_xgb_best_median"] is None else r["trials_to_xgb_best_median"] for r in rows]
+    median = float(np.median(reach)) if reach else np.inf
+    shares = [r["search_time_share"] for r in rows if r.get("search_time_share") is not None]
+    xgb_wall = [s["xgb"]["wall_seconds_mean"] for s in summary.values()]
+    return {
+        "final": geomean([f for f in finals if f]),
+        "at_64": geomean([v for r in rows for v in r.get("best_at_64_over_xgb_at_64", [])]),
+        "at_128": geomean([v for r in rows for v in r.get("best_at_128_over_xgb_at_128", [])]),
+        "reach": median if np.isfinite(median) else None,
+        "share": float(np.mean(shares)) if shares else None,
+        "wall": geomean([r["wall_seconds_mean"] / w for r, w in zip(rows, xgb_wall)]),
+    }
 
 
 def partial_line(search: dict) -> list[str]:
@@ -526,6 +632,10 @@ def render(results_dir: Path, out: Path) -> str:
           if (results_dir / "search_unseen.json").exists() else []),
         *(guided_pilot_section(load("search_guided_pilot"), plot("search_guided_pilot"))
           if (results_dir / "search_guided_pilot.json").exists() else []),
+        *(sweep_section(load("search_sweep"), plot("search_sweep"))
+          if (results_dir / "search_sweep.json").exists() else []),
+        *(guided_section(load("search_guided"), plot("search_guided"))
+          if (results_dir / "search_guided.json").exists() else []),
         *(collection_section(load("collection"), plot("collection"))
           if (results_dir / "collection.json").exists() else []),
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))

@@ -120,16 +120,43 @@ def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():
     assert report.partial_line({"runs_done": 4, "runs_planned": 4}) == []
 
 
-def test_search_runs_an_arm_per_model_and_strategy(tmp_path):
+def test_guided_benchmark_runs_an_arm_per_model_and_strategy_and_remeasures_the_bests(tmp_path):
     search = load("search")
     out = tmp_path / "guided.json"
-    result = search.main(["--unseen", "--quick", "--models", "xgb", "gnn@guided:beta=2", "--out", str(out)])
-    for by_arm in result["runs"].values():
-        assert set(by_arm) == {"xgb", "gnn@guided:beta=2"}
-        assert all(len(runs) == 1 and len(runs[0]["curve"]) == 8 for runs in by_arm.values())
+    result = search.main(["--guided", "--quick", "--models", "xgb", "gnn@guided", "--out", str(out)])
+    inception, attention = result["tasks"]
+    assert inception.startswith("inception_v1.") and attention == search.ATTENTION
+    assert result["tasks"][inception]["in_generated_data"] is False  # the campaign leaves unseen models out
+    for task, by_arm in result["runs"].items():
+        assert set(by_arm) == {"xgb", "gnn@guided"}
+        assert all(len(runs) == 1 and len(runs[0]["curve"]) == 8 and runs[0]["best_record"]
+                   for runs in by_arm.values())
+        again = result["remeasured"]["runs"][task]
+        assert all(len(r[0]["seconds"]) == 2 and r[0]["median_seconds"] > 0 for r in again.values())
+        summary = result["summary"][task]
+        assert summary["xgb"]["remeasured_over_xgb_mean"] == 1.0
+        assert summary["gnn@guided"]["remeasured_over_xgb_mean"] > 0
+        assert 0 < summary["gnn@guided"]["search_time_share"] < 1
+    page = "\n".join(load("report").guided_section(result, "search_guided.png"))
+    assert page.count("- Target for `gnn@guided`") == 4 and "2 interleaved rounds" in page
     for arm in ("xgb@annealing", "xgb:population", "xgb:genetic_num_iters=two"):
         with pytest.raises(SystemExit):
             search.main(["--unseen", "--quick", "--models", "xgb", arm, "--out", str(out)])
+
+
+def test_the_sweep_section_compares_each_knob_with_its_own_models_stock_setting():
+    report = load("report")
+    run = lambda seed, best, wall=10.0: {"seed": seed, "best_seconds": best, "wall_seconds": wall}  # noqa: E731
+    sweep = {"machine": {"cores": 2, "cpu": "znver4"}, "date": "2026-12-03",
+             "versions": {"apache-tvm": "0.27", "torch": "2", "xgboost-cpu": "3"}, "trials_per_run": 128,
+             "seeds": [1, 2], "runs": {"conv.a": {
+                 "xgb": [run(1, 2.0), run(2, 4.0)], "xgb:population=128": [run(1, 1.0), run(2, 2.0, 5.0)],
+                 "gnn": [run(1, 1.0), run(2, 1.0)], "gnn:eps_greedy=0.0": [run(1, 2.0), run(2, 1.0)]}}}
+    lines = report.sweep_section(sweep, "sweep.png")
+    assert "| `xgb:population=128` | 0.500 ± 0.000 | 0.500 | 0.75 |" in lines
+    assert "| `gnn:eps_greedy=0.0` | 1.500 ± 0.707 | 1.500 | 1.00 |" in lines
+    assert any(line.startswith("- Best setting with `xgb`: `xgb:population=128`") for line in lines)
+    assert any("`gnn`: `gnn` " in line and "no knob beats the default" in line for line in lines)
 
 
 def test_search_arms_name_a_model_a_strategy_and_its_knobs():

@@ -36,6 +36,8 @@ def test_tiny_demo_writes_table_json_and_plot(tmp_path):
     assert gnn_stats["graph_cache_misses"] > 8 and gnn_stats["graph_cache_hits"] > 0
     for r in summary["results"]:
         assert r["stats"]["cost_model_update_seconds"] > 0 and r["stats"]["cost_model_predict_seconds"] > 0
+        # the search's proposals are timed around its calls of predict
+        assert r["stats"]["search_strategy_seconds"] > r["stats"]["cost_model_predict_seconds"]
         task = r["tasks"]["gemm-128"]
         assert task["trials"] == 8 and 0 < task["best_seconds"] < 1
         assert len(task["curve"]) == 8 and task["elapsed"] == sorted(task["elapsed"])

@@ -8,7 +8,8 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from tvm_gnn_cost import build_module, host_target, make_builder, sample_candidates
+from tvm_gnn_cost import build_module, host_target, make_builder, make_runner, sample_candidates
+from tvm_gnn_cost.search.measure import time_interleaved
 
 
 def test_host_target_names_the_cpu():
@@ -51,3 +52,13 @@ def test_builder_builds_a_batch_well_within_its_timeout(make_context):
     assert all(r.error_msg is None for r in results), [r.error_msg for r in results]
     assert time.perf_counter() - start < 30
 
+
+
+def test_interleaved_timing_times_every_candidate_each_round_and_keeps_their_order(measured_gemm):
+    context, candidates, _, seconds = measured_gemm
+    fast, slow = int(np.nanargmin(seconds)), int(np.nanargmax(seconds))
+    assert seconds[slow] > 3 * seconds[fast]  # a gap no drift closes
+    times = time_interleaved([candidates[slow], candidates[fast]], context.target, make_builder(), make_runner(),
+                             rounds=3, seed=1)
+    assert [len(t) for t in times] == [3, 3] and all(t is not None and t > 0 for t in times[0] + times[1])
+    assert np.median(times[0]) > 2 * np.median(times[1])

@@ -48,7 +48,20 @@ def _conv2d_bias_relu(n: int, hw: int, ci: int, co: int, k: int, stride: int, pa
     return make
 
 
-#: Workload name -> builder of its PrimFunc. Shapes are ResNet-style layers.
+def _attention_scores(seq: int, heads: int, dim: int) -> Callable[[], PrimFunc]:
+    """A transformer's attention scores Q K^T from (batch, seq, heads, dim) queries and keys,
+    both transposed into heads inside the task (MetaSchedule's "TBG" benchmark workload)."""
+
+    def make() -> PrimFunc:
+        from tvm import te
+        from tvm.s_tir.meta_schedule.testing import te_workload
+
+        return te.create_prim_func(te_workload.transpose_batch_matmul(1, seq, heads, dim))
+
+    return make
+
+
+#: Workload name -> builder of its PrimFunc. Shapes are ResNet-style layers and BERT-base attention.
 WORKLOADS: dict[str, Callable[[], PrimFunc]] = {
     "gemm-128": _gemm(128),
     "gemm-256": _gemm(256),
@@ -56,6 +69,7 @@ WORKLOADS: dict[str, Callable[[], PrimFunc]] = {
     "conv2d-14x14x64": _conv2d(1, 14, 64, 64, 3, 1, 1),
     "conv2d-28x28x128": _conv2d(1, 28, 128, 128, 3, 1, 1),
     "conv2d-bias-relu-14x14x64": _conv2d_bias_relu(1, 14, 64, 64, 3, 1, 1),
+    "attention-128x12x64": _attention_scores(128, 12, 64),
 }
 
 #: The demo's default workload set: a GEMM and a ResNet conv2d layer.

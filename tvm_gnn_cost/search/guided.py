@@ -11,9 +11,11 @@ candidate) it ranks by the cost model's scores alone.
 
 from __future__ import annotations
 
+import functools
 import math
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tvm.ir.utils import derived_object
@@ -21,6 +23,24 @@ from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 from tvm.s_tir.schedule import Trace
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def timed(method: Method) -> Method:
+    """Adds each call's seconds to ``self.seconds``: how long a strategy takes to propose a round,
+    its cost model's ``predict`` included, reported beside the trials' build and run time."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    return wrapper  # type: ignore[return-value]
 
 
 def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], count: int, *, beta: float,
@@ -88,6 +108,7 @@ class GuidedSearch(PySearchStrategy):
         self.__dict__.update(self.options)
         self.measured = measured if measured is not None else set()
         self.rounds = self.trials = self.skipped = 0
+        self.seconds = 0.0
 
     def _initialize_with_tune_context(self, context: ms.TuneContext) -> None:
         self.context = context
@@ -114,6 +135,7 @@ class GuidedSearch(PySearchStrategy):
     def post_tuning(self) -> None:
         self.database = self.cost_model = None
 
+    @timed
     def generate_measure_candidates(self) -> list[ms.MeasureCandidate] | None:
         count = min(self.per_round, self.max_trials - self.trials)
         if count <= 0:

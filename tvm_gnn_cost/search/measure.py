@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import PyBuilder
 
+from ..nn import mean_seconds
+
 if TYPE_CHECKING:
     from tvm.ir import IRModule
     from tvm.runtime import Module
@@ -202,11 +204,61 @@ def measure_candidates(
     runner: ms.runner.Runner,
 ) -> list[ms.runner.RunnerResult]:
     """Build and run candidates; a failed build becomes a ``RunnerResult`` with its error."""
+    built = builder_results(candidates, context.target, builder)
+    try:
+        return run_built(candidates, built, context.target, runner)
+    finally:
+        remove_artifacts(built)
+
+
+def time_interleaved(
+    candidates: list[ms.MeasureCandidate],
+    target: Target,
+    builder: ms.builder.Builder,
+    runner: ms.runner.Runner,
+    *,
+    rounds: int = 5,
+    seed: int = 0,
+) -> list[list[float | None]]:
+    """Each candidate's seconds (:func:`~tvm_gnn_cost.nn.mean_seconds`) in each of ``rounds`` rounds, None where it failed.
+
+    Every candidate is built once; each round runs all of them in a fresh random order, so
+    slow drift of a shared machine (another job, the clock, the cache) falls on all of them
+    alike and their ratios stay comparable. Candidates may belong to different tasks.
+    """
+    rng = random.Random(seed)
+    built = builder_results(candidates, target, builder)
+    times: list[list[float | None]] = [[] for _ in candidates]
+    try:
+        for _ in range(rounds):
+            order = rng.sample(range(len(candidates)), len(candidates))
+            results = run_built([candidates[i] for i in order], [built[i] for i in order], target, runner)
+            for i, result in zip(order, results):
+                times[i].append(mean_seconds(result.run_secs))
+    finally:
+        remove_artifacts(built)
+    return times
+
+
+def builder_results(
+    candidates: list[ms.MeasureCandidate], target: Target, builder: ms.builder.Builder
+) -> list[ms.builder.BuilderResult]:
+    """The builder's result for each candidate's module (an artifact path, or an error)."""
     from tvm.s_tir import meta_schedule as ms
 
-    target = context.target
+    return builder.build([ms.builder.BuilderInput(c.sch.mod, target) for c in candidates])
+
+
+def run_built(
+    candidates: list[ms.MeasureCandidate],
+    built: list[ms.builder.BuilderResult],
+    target: Target,
+    runner: ms.runner.Runner,
+) -> list[ms.runner.RunnerResult]:
+    """Run the built candidates in order, one ``runner.run`` call; a failed build is a result with its error."""
+    from tvm.s_tir import meta_schedule as ms
+
     device = "cpu" if target.kind.name == "llvm" else target.kind.name
-    built = builder.build([ms.builder.BuilderInput(c.sch.mod, target) for c in candidates])
     results: list[ms.runner.RunnerResult | None] = [None] * len(candidates)
     inputs, positions = [], []
     for i, (cand, res) in enumerate(zip(candidates, built)):
@@ -217,17 +269,16 @@ def measure_candidates(
             positions.append(i)
     for i, future in zip(positions, runner.run(inputs)):
         results[i] = future.result()
-    for res in built:
-        if res.artifact_path:
-            _remove_artifact(res.artifact_path)
     return results  # type: ignore[return-value]
 
 
-def _remove_artifact(path: str) -> None:
-    """Delete a built artifact and its temporary directory."""
+def remove_artifacts(built: list[ms.builder.BuilderResult]) -> None:
+    """Delete the built artifacts and their temporary directories."""
     import shutil
 
-    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    for res in built:
+        if res.artifact_path:
+            shutil.rmtree(os.path.dirname(res.artifact_path), ignore_errors=True)
 
 
 def tune_context(

@@ -23,7 +23,7 @@ from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
 from ..cost_model import TimedCostModel, make_cost_model
 from ..nn import mean_seconds
-from .guided import GuidedSearch
+from .guided import GuidedSearch, timed
 from .measure import host_target, make_builder, make_runner, tune_context
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class SkipMeasured(PySearchStrategy):
         self.max_empty_rounds = max_empty_rounds
         self.inner = inner if inner is not None else ms.search_strategy.EvolutionarySearch()
         self.skipped = 0
+        self.seconds = 0.0
 
     def _initialize_with_tune_context(self, context: ms.TuneContext) -> None:
         self.inner._initialize_with_tune_context(context)
@@ -105,6 +106,7 @@ class SkipMeasured(PySearchStrategy):
     def post_tuning(self) -> None:
         self.inner.post_tuning()
 
+    @timed
     def generate_measure_candidates(self) -> list[ms.MeasureCandidate] | None:
         import tvm_ffi
 
@@ -224,25 +226,25 @@ def tune_workloads(
     different models from one call pattern are directly comparable. ``population`` is the
     evolutionary search's (see :func:`evolutionary_search`); ``strategy`` names one of
     :data:`STRATEGIES`, ``knobs`` are its arguments (:func:`search_strategy`). The result's ``stats``
-    include the seconds the cost model spent in ``predict`` and ``update``. ``num_cores``
+    include the seconds the cost model spent in ``predict`` and ``update`` and the strategies in
+proposing rounds (``search_strategy_seconds``, their ``predict`` calls included). ``num_cores``
     defaults to this machine's.
     """
     num_cores = num_cores or os.cpu_count() or 1
     target = host_target(num_cores)
     model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores))
-    contexts = [  # a search strategy per task: each one holds its task's state
-        tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i,
-                     search_strategy=search_strategy(strategy, population, trials_per_iter, spread=model.spread,
-                                                     **(knobs or {})))
-        for i, task in enumerate(tasks)
-    ]
+    strategies = [search_strategy(strategy, population, trials_per_iter, spread=model.spread, **(knobs or {}))
+                  for _ in tasks]  # one per task: each holds its task's state
+    contexts = [tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i, search_strategy=s)
+                for i, (task, s) in enumerate(zip(tasks, strategies))]
     names = [task.name for task in tasks]
     start = time.perf_counter()
     log = run_tune_tasks(contexts, work_dir=work_dir, max_trials_global=trials_per_task * len(contexts),
                          max_trials_per_task=trials_per_task, trials_per_iter=trials_per_iter, cost_model=model,
                          builder=make_builder(max_workers=num_cores), runner=make_runner(), seed=seed,
                          on_trials=on_trials)
-    return TuneResult(cost_model, log.trials, time.perf_counter() - start, names, model.stats())
+    stats = model.stats() | {"search_strategy_seconds": round(sum(s.seconds for s in strategies), 3)}
+    return TuneResult(cost_model, log.trials, time.perf_counter() - start, names, stats)
 
 
 def compare_cost_models(

@@ -159,7 +159,8 @@ def tune_model(
     records = _records_by_task(session.database, tasks)
     summaries = [TaskSummary(t.name, t.weight, len(recs), sum(x.task == t.name for x in log), _best(recs))
                  for t, recs in zip(tasks, records)]
-    stats = timed.stats() | {"skipped_measured": sum(s.skipped for s in session.strategies)}
+    stats = timed.stats() | {"skipped_measured": sum(s.skipped for s in session.strategies),
+                             "search_strategy_seconds": round(sum(s.seconds for s in session.strategies), 3)}
     result = ModelTuneResult(model.name, cost_model, str(work_dir), str(target), trials, summaries,
                              tuning_seconds, stats=stats, **measured)
     write_json(work_dir / "summary.json", result.to_json())

@@ -69,6 +69,7 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
     half, whole = (scaling["curve"][f"gnn@{f:g}"]["records"]["mean"] for f in (0.5, 1.0))
     assert 0 < half < whole == scaling["corpus_records"]
     assert 0 <= scaling["curve"]["xgb@1"]["pairwise_accuracy"]["mean"] <= 1
+    check_scaling_resume(tmp_path / "data_scaling.json", scaling)
 
     recipe = json.loads((tmp_path / "recipe.json").read_text())
     assert set(recipe["summary"]) == {*recipe["variants"], "xgb"} and recipe["chosen"] in recipe["variants"]
@@ -103,6 +104,25 @@ def check_resume(path: Path, before: dict) -> None:
     path.write_text(json.dumps(other))
     with pytest.raises(SystemExit, match="another-cpu"):
         search.main(["--unseen", "--quick", "--resume", "--out", str(path)])
+
+
+def check_scaling_resume(path: Path, before: dict) -> None:
+    """``data_scaling.py --resume`` measures only the points its partial file lacks, and refuses another corpus's."""
+    scaling = load("data_scaling")
+    partial = scaling.partial_path(path)
+    assert not partial.exists()  # removed once the result was written
+    (run,) = before["runs"]
+    stopped = {**run, "curve": {k: v for k, v in run["curve"].items() if k != "xgb@1"}}
+    partial.write_text(json.dumps({"setting": before["setting"], "runs": [stopped], "seconds": 1.0}))
+    again = scaling.main(["--quick", "--resume", "--out", str(path)])
+    assert {k: v for k, v in again["runs"][0]["curve"].items() if k != "xgb@1"} == stopped["curve"]
+    assert again["runs"][0]["curve"]["xgb@1"] == run["curve"]["xgb@1"]  # XGBModel is deterministic per seed
+    assert not partial.exists() and again["seconds"] < before["seconds"]
+
+    partial.write_text(json.dumps({"setting": {**before["setting"], "corpus_records": 1}, "runs": [], "seconds": 0}))
+    with pytest.raises(SystemExit, match="corpus_records"):
+        scaling.main(["--quick", "--resume", "--out", str(path)])
+    partial.unlink()
 
 
 def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():

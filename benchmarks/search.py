@@ -9,8 +9,9 @@ tuned with the pretrained GNN, the GNN from scratch and XGBModel. An arm is
 set the strategy's arguments by their own names (``xgb:genetic_num_iters=8``, ``population``
 for the evolutionary search's population). With ``--sweep``: the stock search's knobs, one
 at a time, with XGBModel and the pretrained GNN, 128 trials on the heaviest ResNet-50
-convolution and the unseen Inception task, so the guided search is compared with the best stock
-setting. With ``--guided`` (issue #20's benchmark): {EvolutionarySearch, GuidedSearch} x
+convolution and the unseen Inception task, to find the best stock setting; add it to
+``--guided``'s arms (e.g. ``--models xgb gnn xgb@guided gnn@guided xgb:population=2048``) so the
+guided search is compared with it, not only with the default. With ``--guided`` (issue #20's benchmark): {EvolutionarySearch, GuidedSearch} x
 {XGBModel, pretrained GNN} on the heaviest ResNet-50 convolution, the unseen Inception and VGG
 tasks and BERT-base's attention scores (Q K^T, 12 heads of 64 over 128 tokens). Each (task, arm,
 seed) is a separate ``ms.tune_tasks`` run with the same builder, runner, target and trial
@@ -59,6 +60,7 @@ from tvm_gnn_cost.search.tuning import POPULATION, STRATEGIES, tune_workloads
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GENERATED = Path(__file__).resolve().parent.parent / "data" / "generated"
+PRETRAINING_MODELS = ("resnet50", "squeezenet")  # zoo models whose tasks data/ops-resnet50-squeezenet.tar.xz holds
 MODELS = ("gnn-scratch", "xgb", "random")  # the pretrained GNN: benchmarks/transfer.py
 UNSEEN_MODELS = ("inception_v1", "vgg19")  # --unseen: their heaviest tasks, never in pretraining
 UNSEEN_RUN_MODELS = ("gnn", "gnn-scratch", "xgb")
@@ -72,6 +74,7 @@ SWEEP_MODELS = ("xgb", "gnn")
 GUIDED_ARMS = ("xgb", "gnn", "xgb@guided", "gnn@guided")  # --guided: both strategies x both models
 ATTENTION = "attention-128x12x64"
 REMEASURE_ROUNDS = 5
+TRIALS_PER_ITER = 32  # tune_workloads' default: candidates measured per round
 
 NUMPY_GEMM = """
 import json, time, numpy as np
@@ -144,7 +147,8 @@ def search_run(task: Task, arm: str, trials: int, seed: int, population: int) ->
     population = int(knobs.pop("population", population))
     with tempfile.TemporaryDirectory() as work:
         result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed,
-                                population=population, strategy=strategy, knobs=knobs)
+                                trials_per_iter=TRIALS_PER_ITER, population=population, strategy=strategy,
+                                knobs=knobs)
         best_record = best_tuning_record(Path(work), task)
     record = result.to_json()["tasks"][task.name]
     cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_") and k.endswith("_seconds"))
@@ -241,6 +245,7 @@ def summarize(runs: dict[str, dict[str, list[dict]]], remeasured: dict | None = 
                 "best_over_xgb_mean": float(np.mean(ratios)) if ratios else None,
                 "best_over_xgb_std": float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0,
                 "trials_to_xgb_best": reach,
+                "runs_without_valid_best": sum(not r["best_seconds"] for r in seeds),  # no ratio: left out of them
                 "trials_to_xgb_best_median": _median_trials(reach),
                 "cost_model_time_share": float(np.mean(share)),
                 "search_time_share": _search_share(seeds),
@@ -271,7 +276,7 @@ def _remeasured_ratios(ours: list[dict], xgb: list[dict]) -> dict:
     ratios = [r["median_seconds"] / theirs[r["seed"]] for r in ours
               if r["median_seconds"] and theirs.get(r["seed"])]
     return {
-        "remeasured_seconds": [r["median_seconds"] for r in ours],
+        "remeasured_seconds": {str(r["seed"]): r["median_seconds"] for r in ours},
         "remeasured_over_xgb": [float(v) for v in ratios],
         "remeasured_over_xgb_mean": float(np.mean(ratios)) if ratios else None,
         "remeasured_over_xgb_std": float(np.std(ratios, ddof=1)) if len(ratios) > 1 else 0.0,
@@ -313,6 +318,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--resume", action="store_true", help="keep the runs already in --out (same CPU and "
                         "budget) and measure only the missing ones")
     args = parser.parse_args(argv)
+    if args.remeasure_rounds < 0:
+        parser.error("--remeasure-rounds must be 0 (no re-measurement) or more")
     if args.sweep + args.unseen + args.guided > 1:
         parser.error("--unseen, --sweep and --guided each have their own tasks: give one of them")
     if args.sweep:
@@ -341,9 +348,10 @@ def main(argv: list[str] | None = None) -> dict:
         tasks = [*heaviest_convolutions(1), heaviest_first(model_tasks(UNSEEN_MODELS[0], host_target()))[0]]
         tasks = tasks[:1] if args.quick else tasks
     elif args.guided:
-        tasks = [*heaviest_convolutions(1), *(heaviest_first(model_tasks(name, host_target()))[0]
-                                               for name in UNSEEN_MODELS), workload_task(ATTENTION)]
-        tasks = [tasks[1], tasks[3]] if args.quick else tasks  # --quick: an unseen conv and the attention
+        names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
+        unseen = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
+        convs = [] if args.quick else heaviest_convolutions(1)  # --quick: an unseen conv and the attention
+        tasks = [*convs, *unseen, workload_task(ATTENTION)]
     elif args.unseen:
         names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
         tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
@@ -351,6 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
         tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
     numpy_gemm = numpy_gemm_seconds(512) if any(t.name == GEMM for t in tasks) else None
     runs = {t.name: {m: earlier.get("runs", {}).get(t.name, {}).get(m, []) for m in args.models} for t in tasks}
+    info = task_info(tasks)
     remeasured = earlier.get("remeasured")  # kept while no run is added
     order = ["xgb", *(m for m in args.models if m != "xgb")]  # XGBModel's run first: the others are compared with it
     result = None
@@ -362,20 +371,24 @@ def main(argv: list[str] | None = None) -> dict:
                 runs[task.name][model].append(search_run(task, model, args.trials, seed, args.population))
                 remeasured = None
                 # written after every run, so that a stopped benchmark keeps what it measured
-                result = write_result(out, tasks, args, runs, numpy_gemm)
-    result = result or write_result(out, tasks, args, runs, numpy_gemm, remeasured)
+                result = write_result(out, info, args, runs, numpy_gemm)
+    result = result or write_result(out, info, args, runs, numpy_gemm, remeasured)
     if args.remeasure_rounds and result["runs_done"] == result["runs_planned"] and remeasured is None:
-        result = write_result(out, tasks, args, runs, numpy_gemm, remeasure(tasks, runs, args.remeasure_rounds))
+        result = write_result(out, info, args, runs, numpy_gemm, remeasure(tasks, runs, args.remeasure_rounds))
     print(f"wrote {out} and {out.with_suffix('.png')}")
     return result
 
 
-def in_generated_data(task: Task) -> bool:
-    """Whether the committed generated corpus (``data/generated``) holds this task (by structural hash)."""
-    return not ChunkStore(GENERATED).unmeasured([task])
+def task_info(tasks: list[Task]) -> dict[str, dict]:
+    """Each task's weight, source and whether pretraining data holds it: a zoo model of the operator
+    archive, or a task of the committed generated corpus (by structural hash) when the run starts."""
+    store = ChunkStore(GENERATED)
+    return {t.name: {"weight": t.weight, "source": t.source,
+                     "in_pretraining_data": t.source in PRETRAINING_MODELS or not store.unmeasured([t])}
+            for t in tasks}
 
 
-def write_result(out: Path, tasks: list[Task], args: argparse.Namespace, runs: dict[str, dict[str, list[dict]]],
+def write_result(out: Path, tasks: dict[str, dict], args: argparse.Namespace, runs: dict[str, dict[str, list[dict]]],
                  numpy_gemm: dict | None, remeasured: dict | None = None) -> dict:
     """Summarise the runs so far (and their interleaved re-measurement, once all are done) and
     write them as JSON plus the curves PNG beside it.
@@ -391,10 +404,10 @@ def write_result(out: Path, tasks: list[Task], args: argparse.Namespace, runs: d
     result = {
         **results_header(host_target()),
         "trials_per_run": args.trials,
+        "trials_per_iter": TRIALS_PER_ITER,
         "population": args.population,
         "seeds": args.seeds,
-        "tasks": {t.name: {"weight": t.weight, "source": t.source, "in_generated_data": in_generated_data(t)}
-                  for t in tasks},
+        "tasks": tasks,
         "numpy_gemm_512": numpy_gemm,
         "runs_done": sum(len(r) for by_model in runs.values() for r in by_model.values()),
         "runs_planned": len(tasks) * len(args.seeds) * len(args.models),

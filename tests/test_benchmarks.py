@@ -146,7 +146,7 @@ def test_guided_benchmark_runs_an_arm_per_model_and_strategy_and_remeasures_the_
     result = search.main(["--guided", "--quick", "--models", "xgb", "gnn@guided", "--out", str(out)])
     inception, attention = result["tasks"]
     assert inception.startswith("inception_v1.") and attention == search.ATTENTION
-    assert result["tasks"][inception]["in_generated_data"] is False  # the campaign leaves unseen models out
+    assert result["tasks"][inception]["in_pretraining_data"] is False  # the campaign leaves unseen models out
     for task, by_arm in result["runs"].items():
         assert set(by_arm) == {"xgb", "gnn@guided"}
         assert all(len(runs) == 1 and len(runs[0]["curve"]) == 8 and runs[0]["best_record"]
@@ -162,6 +162,22 @@ def test_guided_benchmark_runs_an_arm_per_model_and_strategy_and_remeasures_the_
     for arm in ("xgb@annealing", "xgb:population", "xgb:genetic_num_iters=two"):
         with pytest.raises(SystemExit):
             search.main(["--unseen", "--quick", "--models", "xgb", arm, "--out", str(out)])
+
+
+def test_a_stopped_guided_benchmark_is_reported_with_what_it_has():
+    search, report = load("search"), load("report")
+    run = lambda best, wall: {"seed": 1, "best_seconds": best, "curve": [best], "wall_seconds": wall,  # noqa: E731
+                              "cost_model_seconds": 1.0, "stats": {"search_strategy_seconds": 2.0}}
+    runs = {"conv.a": {"xgb": [run(2.0, 10.0)], "gnn@guided": [run(1.0, 5.0)]}, "conv.b": {"xgb": [run(3.0, 10.0)]}}
+    result = {"machine": {"cores": 2, "cpu": "znver4"}, "date": "2026-12-03", "trials_per_run": 1, "seeds": [1],
+              "versions": {"apache-tvm": "0.27", "torch": "2", "xgboost-cpu": "3"}, "runs_done": 3,
+              "runs_planned": 4, "remeasured": None, "summary": search.summarize(runs),
+              "tasks": {"conv.a": {"in_pretraining_data": True}, "conv.b": {}}}
+    page = "\n".join(report.guided_section(result, "g.png"))
+    assert "**Partial: 3 of 4 runs" in page and "conv (in the pretraining data), conv," in page
+    assert "| `gnn@guided` | n/a | n/a | n/a | 1 | 40.0% | 0.50 |" in page  # conv.a only; no re-measurement yet
+    assert "final best / XGBModel's, geometric mean <= 0.95: n/a, not measured yet" in page
+    assert "loses to XGBModel" not in page
 
 
 def test_the_sweep_section_compares_each_knob_with_its_own_models_stock_setting():

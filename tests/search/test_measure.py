@@ -53,7 +53,6 @@ def test_builder_builds_a_batch_well_within_its_timeout(make_context):
     assert time.perf_counter() - start < 30
 
 
-
 def test_interleaved_timing_times_every_candidate_each_round_and_keeps_their_order(measured_gemm):
     context, candidates, _, seconds = measured_gemm
     fast, slow = int(np.nanargmin(seconds)), int(np.nanargmax(seconds))

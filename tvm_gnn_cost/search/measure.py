@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import PyBuilder
 
-from ..nn import mean_seconds
-
 if TYPE_CHECKING:
     from tvm.ir import IRModule
     from tvm.runtime import Module
@@ -226,6 +224,8 @@ def time_interleaved(
     slow drift of a shared machine (another job, the clock, the cache) falls on all of them
     alike and their ratios stay comparable. Candidates may belong to different tasks.
     """
+    from ..nn import mean_seconds  # here: builder workers import this module and must not load the learner
+
     rng = random.Random(seed)
     built = builder_results(candidates, target, builder)
     times: list[list[float | None]] = [[] for _ in candidates]

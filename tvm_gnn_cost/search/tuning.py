@@ -227,7 +227,7 @@ def tune_workloads(
     evolutionary search's (see :func:`evolutionary_search`); ``strategy`` names one of
     :data:`STRATEGIES`, ``knobs`` are its arguments (:func:`search_strategy`). The result's ``stats``
     include the seconds the cost model spent in ``predict`` and ``update`` and the strategies in
-proposing rounds (``search_strategy_seconds``, their ``predict`` calls included). ``num_cores``
+    proposing rounds (``search_strategy_seconds``, their ``predict`` calls included). ``num_cores``
     defaults to this machine's.
     """
     num_cores = num_cores or os.cpu_count() or 1

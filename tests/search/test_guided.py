@@ -33,6 +33,16 @@ def test_pick_batch_diversity_skips_near_copies_of_a_pick():
     assert pick_batch(score, np.zeros(3), keys, 2, beta=0.0, diversity=3.0) == [0, 2]
 
 
+def test_pick_batch_picks_among_a_subset_and_counts_earlier_picks_of_the_round():
+    score = np.array([1.0, 0.2, 0.9, 0.8])
+    keys = [("a", "b"), ("p", "q"), ("a", "b"), ("x", "y")]  # 2 copies 0's decisions
+    near = pick_batch(score, np.zeros(4), keys, 1, beta=0.0, diversity=3.0, among=[1, 2])
+    assert near == [2]  # the best of the subset, on the scale of the whole pool
+    assert pick_batch(score, np.zeros(4), keys, 2, beta=0.0, diversity=3.0, after=near) == [3, 1]  # 0 repeats 2
+    assert pick_batch(np.array([np.nan, 0.5]), np.array([np.nan, 0.0]), [(0,), (1,)], 1, beta=1.0,
+                      diversity=0.0) == [1]  # a NaN score is never the best
+
+
 def test_strategies_reject_a_share_out_of_range_an_unknown_name_and_an_unknown_knob():
     with pytest.raises(ValueError, match="neighbourhood"):
         GuidedSearch(neighbourhood=1.5)

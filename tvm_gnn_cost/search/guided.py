@@ -44,22 +44,31 @@ def timed(method: Method) -> Method:
 
 
 def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], count: int, *, beta: float,
-               diversity: float) -> list[int]:
+               diversity: float, among: Sequence[int] | None = None, after: Sequence[int] = ()) -> list[int]:
     """Greedy upper-confidence picks: each step takes the best ``score + beta * spread`` less
     ``diversity`` times the largest share of decisions it has in common with an earlier pick.
 
     Scores are standardised first, so ``beta`` and ``diversity`` are in units of their spread.
+    ``among`` limits the picks to those indices (default: all); ``after`` are earlier picks of
+    the same round, which the penalty counts but which are not returned again.
     """
-    score = np.asarray(score, dtype=np.float64)
-    scale = score.std() or 1.0
-    value = (score - score.mean()) / scale + beta * np.asarray(spread, dtype=np.float64) / scale
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf)
+    finite = score[np.isfinite(score)]
+    centre, scale = (finite.mean(), finite.std() or 1.0) if len(finite) else (0.0, 1.0)
+    bonus = np.nan_to_num(np.asarray(spread, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    value = (score - centre) / scale + beta * bonus / scale
+    allowed = np.zeros(len(score), dtype=bool)
+    allowed[list(range(len(score))) if among is None else list(among)] = True
+    allowed[list(after)] = False
     overlap = np.zeros(len(score))
+    for earlier in after:
+        overlap = np.maximum(overlap, [_shared(keys[earlier], key) for key in keys])
     picked: list[int] = []
-    for _ in range(min(count, len(score))):
-        gain = value - diversity * overlap
-        gain[picked] = -np.inf
+    for _ in range(min(count, int(allowed.sum()))):
+        gain = np.where(allowed, value - diversity * overlap, -np.inf)
         best = int(np.argmax(gain))
         picked.append(best)
+        allowed[best] = False
         overlap = np.maximum(overlap, [_shared(keys[best], key) for key in keys])
     return picked
 
@@ -144,14 +153,17 @@ class GuidedSearch(PySearchStrategy):
         seen = set(self.measured)  # one schedule is proposed once a round, near or far
         near = (self._propose(parents[:1], math.ceil(count * self.proposal * self.neighbourhood), seen)
                 if parents else [])
-        far = self._propose(parents, count * self.proposal - len(near), seen, wide=True)
-        if not near and not far:
+        pool = near + self._propose(parents, count * self.proposal - len(near), seen, wide=True)
+        if not pool:
             return None
-        picks = self._pick(near, math.ceil(count * self.neighbourhood))
-        taken = set(picks)
-        rest = [c for i, c in enumerate(near) if i not in taken] + far
+        score, spread = self._score(pool)
+        keys = [decision_key(c.sch.trace) for c in pool]
+        options = dict(beta=self.beta * self.beta_decay**self.rounds, diversity=self.diversity)
+        picks = pick_batch(score, spread, keys, math.ceil(count * self.neighbourhood), among=range(len(near)),
+                           **options)  # one scale for the round: the neighbours and the rest compete alike
+        picks += pick_batch(score, spread, keys, count - len(picks), after=picks, **options)
         self.rounds += 1
-        return [near[i] for i in picks] + [rest[i] for i in self._pick(rest, count - len(picks))]
+        return [pool[i] for i in picks]
 
     def notify_runner_results(self, measure_candidates: list, results: list) -> None:
         import tvm_ffi
@@ -194,32 +206,32 @@ class GuidedSearch(PySearchStrategy):
                 for s in pool.values()]
 
     def _mutate(self, trace: Trace, steps: int) -> Schedule | None:
-        """``trace`` with ``steps`` decisions changed by the space's mutators, replayed (None on failure)."""
+        """``trace`` with ``steps`` decisions changed by the space's mutators, replayed (None on failure).
+
+        Each mutator draws from a seed of this search's generator, so a run repeats from its seed
+        (``Mutator.apply`` alone seeds from the device's random source)."""
+        from tvm.s_tir.meta_schedule import _ffi_api
+
         if not self.mutators:
             return None
         for _ in range(steps):
             mutator = self.mutators[int(self.rng.choice(len(self.mutators), p=self.mutator_probs))]
-            trace = mutator.apply(trace) or trace
+            try:
+                trace = _ffi_api.MutatorApply(mutator, trace, int(self.rng.integers(1, 2**31 - 1))) or trace
+            except Exception:  # noqa: BLE001 - a mutation the trace cannot take: keep the trace as it is
+                continue
         return self._replay(trace)
 
     def _replay(self, trace: Trace) -> Schedule | None:
         """A schedule of the task from ``trace`` (decisions it lacks are sampled) and the postprocessors."""
         sch = Schedule(self.context.mod, seed=int(self.rng.integers(1, 2**31 - 1)), debug_mask=0,
-                       error_render_level="none", enable_check=False)
+                       error_render_level="none")  # TVM's checks stay on, as in the evolutionary search
         try:
             trace.apply_to_schedule(sch, remove_postproc=True)
         except Exception:  # noqa: BLE001 - a sampled decision the task cannot take: try another
             return None
         sch.enter_postproc()
         return sch if all(p.apply(sch) for p in self.postprocs) else None
-
-    def _pick(self, candidates: list[ms.MeasureCandidate], count: int) -> list[int]:
-        """Indices of ``count`` of ``candidates`` by :func:`pick_batch` on the cost model's scores."""
-        if count <= 0 or not candidates:
-            return []
-        score, spread = self._score(candidates)
-        return pick_batch(score, spread, [decision_key(c.sch.trace) for c in candidates], count,
-                          beta=self.beta * self.beta_decay**self.rounds, diversity=self.diversity)
 
     def _score(self, candidates: list[ms.MeasureCandidate]) -> tuple[np.ndarray, np.ndarray]:
         """The cost model's scores (random without one) and ``spread``'s (zeros without it)."""

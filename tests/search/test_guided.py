@@ -41,6 +41,7 @@ def test_pick_batch_picks_among_a_subset_and_counts_earlier_picks_of_the_round()
     assert pick_batch(score, np.zeros(4), keys, 2, beta=0.0, diversity=3.0, after=near) == [3, 1]  # 0 repeats 2
     assert pick_batch(np.array([np.nan, 0.5]), np.array([np.nan, 0.0]), [(0,), (1,)], 1, beta=1.0,
                       diversity=0.0) == [1]  # a NaN score is never the best
+    assert pick_batch(np.array([np.nan, np.nan]), np.zeros(2), [(0,), (1,)], 2, beta=1.0, diversity=0.0) == [0, 1]
 
 
 def test_strategies_reject_a_share_out_of_range_an_unknown_name_and_an_unknown_knob():

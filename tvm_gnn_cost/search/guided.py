@@ -65,8 +65,8 @@ def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], cou
         overlap = np.maximum(overlap, [_shared(keys[earlier], key) for key in keys])
     picked: list[int] = []
     for _ in range(min(count, int(allowed.sum()))):
-        gain = np.where(allowed, value - diversity * overlap, -np.inf)
-        best = int(np.argmax(gain))
+        open_ = np.flatnonzero(allowed)  # argmax among these alone: NaN scores are -inf, like a taken index
+        best = int(open_[np.argmax((value - diversity * overlap)[open_])])
         picked.append(best)
         allowed[best] = False
         overlap = np.maximum(overlap, [_shared(keys[best], key) for key in keys])

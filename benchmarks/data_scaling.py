@@ -15,7 +15,7 @@ on the unseen models' CPU, with the CPU input).
 Results go to benchmarks/results/data_scaling.json and data_scaling.png once every point is
 measured. Until then each point is saved as it finishes, to data_scaling.partial.json beside
 them, and ``--resume`` continues from it (same corpus, unseen tasks, recipe and CPU), so a run
-longer than one sitting (about 5 hours at 50,000 records on 2 cores) still completes.
+longer than one sitting still completes (the result's ``seconds`` says how long the last one took).
 
     .venv/bin/python benchmarks/data_scaling.py [--quick] [--seeds 1 2 3] [--resume]
 """

@@ -1,6 +1,6 @@
 """Run every benchmark, then write the results page: the one command behind ``make results``.
 
-    .venv/bin/python benchmarks/run_all.py            # full budgets (about 18 hours on 2 cores)
+    .venv/bin/python benchmarks/run_all.py            # full budgets (many hours on 2 cores)
     .venv/bin/python benchmarks/run_all.py --quick    # tiny budgets, a few minutes
 
 Full runs write benchmarks/results/*.json and docs/results.md; --quick writes

@@ -11,10 +11,10 @@ for the evolutionary search's population). With ``--sweep``: the stock search's 
 at a time, with XGBModel and the pretrained GNN, 128 trials on the heaviest ResNet-50
 convolution and the unseen Inception task, to find the best stock setting; add it to
 ``--guided``'s arms (e.g. ``--models xgb gnn xgb@guided gnn@guided xgb:population=2048``) so the
-guided search is compared with it, not only with the default. With ``--guided`` (issue #20's benchmark): {EvolutionarySearch, GuidedSearch} x
-{XGBModel, pretrained GNN} on the heaviest ResNet-50 convolution, the unseen Inception and VGG
-tasks and BERT-base's attention scores (Q K^T, 12 heads of 64 over 128 tokens). Each (task, arm,
-seed) is a separate ``ms.tune_tasks`` run with the same builder, runner, target and trial
+guided search is compared with it, not only with the default. With ``--guided`` (issue #20's
+benchmark): {EvolutionarySearch, GuidedSearch} x {XGBModel, pretrained GNN} on the heaviest
+ResNet-50 convolution, the unseen Inception and VGG tasks and BERT-base's attention scores
+(Q K^T, 12 heads of 64 over 128 tokens). Each (task, arm, seed) is a separate ``ms.tune_tasks`` run with the same builder, runner, target and trial
 budget; every measurement counts against it (failed builds and the guided search's
 neighbourhood trials too). When every planned run is done, each run's best schedule is built
 again and all of them are timed together in interleaved rounds (a fresh random order each),
@@ -116,6 +116,11 @@ def trials_to_reach(curve: list[float | None], goal: float) -> int | None:
         if best is not None and best <= goal:
             return i + 1
     return None
+
+
+def unseen_tasks(quick: bool) -> list[Task]:
+    """The heaviest task of each of :data:`UNSEEN_MODELS` (of the first only with ``quick``)."""
+    return [heaviest_first(model_tasks(name, host_target()))[0] for name in UNSEEN_MODELS[: 1 if quick else None]]
 
 
 def parse_arm(arm: str) -> tuple[str, str, dict[str, float]]:
@@ -348,13 +353,10 @@ def main(argv: list[str] | None = None) -> dict:
         tasks = [*heaviest_convolutions(1), heaviest_first(model_tasks(UNSEEN_MODELS[0], host_target()))[0]]
         tasks = tasks[:1] if args.quick else tasks
     elif args.guided:
-        names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
-        unseen = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
         convs = [] if args.quick else heaviest_convolutions(1)  # --quick: an unseen conv and the attention
-        tasks = [*convs, *unseen, workload_task(ATTENTION)]
+        tasks = [*convs, *unseen_tasks(args.quick), workload_task(ATTENTION)]
     elif args.unseen:
-        names = UNSEEN_MODELS[:1] if args.quick else UNSEEN_MODELS
-        tasks = [heaviest_first(model_tasks(name, host_target()))[0] for name in names]
+        tasks = unseen_tasks(args.quick)
     else:
         tasks = [*heaviest_convolutions(args.convs), workload_task(GEMM)]
     numpy_gemm = numpy_gemm_seconds(512) if any(t.name == GEMM for t in tasks) else None

@@ -11,7 +11,8 @@ for the evolutionary search's population). With ``--sweep``: the stock search's 
 at a time, with XGBModel and the pretrained GNN, 128 trials on the heaviest ResNet-50
 convolution and the unseen Inception task, to find the best stock setting; add it to
 ``--guided``'s arms (e.g. ``--models xgb gnn xgb@guided gnn@guided xgb:population=2048``) so the
-guided search is compared with it, not only with the default. With ``--guided`` (issue #20's
+guided search is compared with it, not only with the default, and the guided search's own knobs
+likewise, e.g. ``gnn@guided:generations=2,log_scores=1``). With ``--guided`` (issue #20's
 benchmark): {EvolutionarySearch, GuidedSearch} x {XGBModel, pretrained GNN} on the heaviest
 ResNet-50 convolution, the unseen Inception and VGG tasks and BERT-base's attention scores
 (Q K^T, 12 heads of 64 over 128 tokens). Each (task, arm, seed) is a separate ``ms.tune_tasks`` run with the same builder, runner, target and trial

@@ -9,7 +9,7 @@ from tvm.s_tir import meta_schedule as ms
 
 from tvm_gnn_cost import GNNCostModel, GuidedSearch, host_target, make_builder, make_runner
 from tvm_gnn_cost.datasets.workloads import get_workload
-from tvm_gnn_cost.search.guided import pick_batch
+from tvm_gnn_cost.search.guided import log_scale, pick_batch
 from tvm_gnn_cost.search.tuning import STRATEGIES, search_strategy
 
 
@@ -44,9 +44,18 @@ def test_pick_batch_picks_among_a_subset_and_counts_earlier_picks_of_the_round()
     assert pick_batch(np.array([np.nan, np.nan]), np.zeros(2), [(0,), (1,)], 2, beta=1.0, diversity=0.0) == [0, 1]
 
 
+def test_log_scale_ranks_by_log_throughput_and_floors_non_positive_scores():
+    score, spread = log_scale(np.array([1.0, 0.1, -0.2, np.nan]), np.array([0.5, 0.05, 0.0, 0.0]))
+    assert np.allclose(score[:3], np.log([1.0, 0.1, 1e-6])) and np.isnan(score[3])
+    assert np.allclose(spread[:2], [0.5, 0.5])  # a spread proportional to the score is one log spread
+    assert pick_batch(score, spread, [(0,), (1,), (2,), (3,)], 4, beta=0.0, diversity=0.0) == [0, 1, 2, 3]
+
+
 def test_strategies_reject_a_share_out_of_range_an_unknown_name_and_an_unknown_knob():
     with pytest.raises(ValueError, match="neighbourhood"):
         GuidedSearch(neighbourhood=1.5)
+    with pytest.raises(ValueError, match="generations"):
+        GuidedSearch(generations=1.5)
     with pytest.raises(ValueError, match="unknown search strategy"):
         search_strategy("annealing", 64, 16)
     for name in STRATEGIES:
@@ -92,8 +101,9 @@ def test_guided_search_tunes_within_budget_never_twice_and_resumes(tmp_path):
         spreads.append(model.spread(context, candidates))
         return spreads[-1]
 
-    database = _tune(tmp_path, 24, GuidedSearch(spread=gnn_spread), model)
+    database = _tune(tmp_path, 24, GuidedSearch(spread=gnn_spread, generations=1, log_scores=True), model)
     both = _hashes(database)
     assert len(both) == 64 and len(set(both)) == 64  # nothing of the first run measured again
     assert spreads[0].max() == 0 and max(s.max() for s in spreads[1:]) > 0  # unsure once it has measured
+    assert len(spreads[1]) > len(spreads[0])  # each round's pool scored again after a refinement generation
     assert model.faults == {}

@@ -2,7 +2,8 @@
 
 Each round it proposes ``proposal`` times the round's batch of unmeasured schedules (fresh
 design-space samples, mutations of the best measured traces, and one-step mutations of the
-best one: its neighbourhood), scores them with the cost model, and picks the batch by an
+best one: its neighbourhood), scores them with the cost model (optionally refining the pool's
+best-scored schedules for a few model-screened generations first), and picks the batch by an
 upper-confidence rule (score + beta * spread, beta shrinking every round) with a penalty on
 schedules whose decisions repeat ones already picked. A share of every batch goes to the best
 schedule's neighbourhood. Without a ``spread`` function (how unsure the model is of each
@@ -43,6 +44,19 @@ def timed(method: Method) -> Method:
     return wrapper  # type: ignore[return-value]
 
 
+def log_scale(score: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Throughput-like scores and their spread as log-throughput and its spread (``spread / score``).
+
+    A few good candidates dominate the spread of throughput scores, which squeezes the rest of
+    the pool together; in log units every factor counts alike. Scores at or below zero (an
+    XGBModel predicts slightly negative ones) are floored at 1e-6 of the pool's best.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    best = np.nanmax(score, initial=0.0)
+    floored = np.maximum(score, 1e-6 * best if best > 0 else 1e-12)
+    return np.where(np.isnan(score), np.nan, np.log(floored)), np.asarray(spread, dtype=np.float64) / floored
+
+
 def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], count: int, *, beta: float,
                diversity: float, among: Sequence[int] | None = None, after: Sequence[int] = ()) -> list[int]:
     """Greedy upper-confidence picks: each step takes the best ``score + beta * spread`` less
@@ -52,7 +66,7 @@ def pick_batch(score: np.ndarray, spread: np.ndarray, keys: Sequence[tuple], cou
     ``among`` limits the picks to those indices (default: all); ``after`` are earlier picks of
     the same round, which the penalty counts but which are not returned again.
     """
-    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf)
+    score = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=-np.inf, posinf=np.inf, neginf=-np.inf)
     finite = score[np.isfinite(score)]
     centre, scale = (finite.mean(), finite.std() or 1.0) if len(finite) else (0.0, 1.0)
     bonus = np.nan_to_num(np.asarray(spread, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
@@ -100,20 +114,28 @@ class GuidedSearch(PySearchStrategy):
         neighbourhood: share of each round's trials spent one mutation away from the best measured schedule.
         beta: weight of the model's spread in the first round; multiplied by ``beta_decay`` every round.
         diversity: penalty on a candidate per unit share of decisions equal to an earlier pick's.
-        parents: measured records the evolution draws from (the best first).
+        parents: measured records the evolution draws from (the best first), and the number of
+            best-scored candidates each refinement generation mutates.
+        generations: model-screened refinements of a round's pool before it is picked from: each
+            adds half the pool again as one-step mutations of its best-scored candidates, so the
+            model screens more of the space than is measured (0: the pool as proposed).
+        log_scores: rank by log-throughput (``log_scale``) rather than by the scores themselves.
         max_failures: failed replays per round before it gives up on filling the pool.
     """
 
     def __init__(self, measured: set[int] | None = None, *,
                  spread: Callable[[ms.TuneContext, list[ms.MeasureCandidate]], np.ndarray] | None = None,
                  proposal: int = 8, neighbourhood: float = 0.25, beta: float = 1.0,
-                 beta_decay: float = 0.7, diversity: float = 0.5, parents: int = 16,
-                 max_failures: int = 256) -> None:
+                 beta_decay: float = 0.7, diversity: float = 0.5, parents: int = 16, generations: int = 0,
+                 log_scores: bool = False, max_failures: int = 256) -> None:
         super().__init__()
         if not 0.0 <= neighbourhood <= 1.0:
             raise ValueError(f"neighbourhood={neighbourhood} must be a share between 0 and 1")
-        self.options = dict(spread=spread, proposal=proposal, neighbourhood=neighbourhood, beta=beta, beta_decay=beta_decay,
-                            diversity=diversity, parents=parents, max_failures=max_failures)
+        if generations < 0 or generations != int(generations):
+            raise ValueError(f"generations={generations} must be a whole number of at least 0")
+        self.options = dict(spread=spread, proposal=int(proposal), neighbourhood=neighbourhood, beta=beta,
+                            beta_decay=beta_decay, diversity=diversity, parents=int(parents),
+                            generations=int(generations), log_scores=bool(log_scores), max_failures=int(max_failures))
         self.__dict__.update(self.options)
         self.measured = measured if measured is not None else set()
         self.rounds = self.trials = self.skipped = 0
@@ -157,6 +179,15 @@ class GuidedSearch(PySearchStrategy):
         if not pool:
             return None
         score, spread = self._score(pool)
+        for _ in range(self.generations):  # the whole pool is scored again: scores are relative to a batch
+            elite = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")[: self.parents]
+            children = self._propose([pool[i].sch.trace for i in elite], len(pool) // 2, seen)
+            if not children:
+                break
+            pool += children
+            score, spread = self._score(pool)
+        if self.log_scores:
+            score, spread = log_scale(score, spread)
         keys = [decision_key(c.sch.trace) for c in pool]
         options = dict(beta=self.beta * self.beta_decay**self.rounds, diversity=self.diversity)
         picks = pick_batch(score, spread, keys, math.ceil(count * self.neighbourhood), among=range(len(near)),
@@ -182,16 +213,16 @@ class GuidedSearch(PySearchStrategy):
 
     def _propose(self, parents: list[Trace], count: int, seen: set[int], *,
                  wide: bool = False) -> list[ms.MeasureCandidate]:
-        """``count`` candidates not in ``seen`` (to which their keys are added): mutations of
-        ``parents`` (half of them with ``wide``, the rest fresh design-space samples) or, without
-        parents, samples only."""
+        """``count`` candidates not in ``seen`` (to which their keys are added): one-step mutations
+        of ``parents`` (with ``wide``, half of them 1-3-step mutations and half fresh design-space
+        samples) or, without parents, samples only."""
         import tvm_ffi
 
         pool: dict[int, Schedule] = {}
         failures = 0
         while len(pool) < count and failures < self.max_failures:
             if parents and (not wide or self.rng.random() < 0.5):
-                parent = parents[int(self.rng.integers(len(parents))) if wide else 0]
+                parent = parents[int(self.rng.integers(len(parents)))]
                 sch = self._mutate(parent, steps=int(self.rng.integers(1, 4)) if wide else 1)
             else:
                 sch = self._replay(Trace(self.spaces[int(self.rng.integers(len(self.spaces)))].insts, {}))

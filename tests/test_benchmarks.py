@@ -140,6 +140,14 @@ def test_a_stopped_search_is_summarised_by_seed_and_reported_as_partial():
     assert report.partial_line({"runs_done": 4, "runs_planned": 4}) == []
 
 
+def test_the_unseen_search_is_checked_against_each_target_of_issue_19():
+    gnn = lambda final, early: {"best_over_xgb_mean": final, "best_at_64_over_xgb_at_64": early}  # noqa: E731
+    lines = load("report").unseen_search_targets({"a": {"gnn": gnn(0.9, [0.8, 0.8])}, "b": {"gnn": gnn(1.25, [1.0])}})
+    assert lines[2] == "- a: final best / XGBModel's <= 1.00: 0.900, met"
+    assert lines[3] == "- b: final best / XGBModel's <= 1.00: 1.250, **missed by 0.250**"
+    assert lines[4].endswith("(geometric mean over 3 runs): 0.862, met")
+
+
 def test_guided_benchmark_runs_an_arm_per_model_and_strategy_and_remeasures_the_bests(tmp_path):
     search = load("search")
     out = tmp_path / "guided.json"

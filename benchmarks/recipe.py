@@ -70,8 +70,7 @@ def gnn_run(name: str, tasks: list[TaskRecords], features: Features, unseen: lis
             config: PretrainConfig) -> dict:
     """One variant pretrained on ``tasks``: its validation metrics at the kept epoch, zero-shot ones on ``unseen``."""
     model_fields, recipe_fields = VARIANTS[name]
-    recipe = TrainConfig(**{**BASE_RECIPE, **recipe_fields})
-    learner, result = pretrain(tasks, features.graphs, replace(config, recipe=recipe),
+    learner, result = pretrain(tasks, features.graphs, replace(config, recipe=replace(config.recipe, **recipe_fields)),
                                model_config=GNNConfig(**model_fields))
     best = result.history[result.best_epoch - 1]
     return {
@@ -105,12 +104,18 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def check_addable(earlier: dict, records: int, seeds: list[int], config: PretrainConfig) -> None:
-    """Refuse to add variants to a result of another corpus, seeds, schedule or top-1 rule."""
-    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": json.loads(json.dumps(asdict(config))),
-            "top1_failed_pick": TOP1_FAILED_PICK}
+    """Refuse to add variants to a result of another corpus, seeds, schedule, base recipe or top-1 rule.
+
+    A recipe knob added since the result was written counts as equal at its default (it changed nothing then).
+    """
+    stored = json.loads(json.dumps(asdict(config)))
+    default = asdict(TrainConfig())
+    stored["recipe"] = {k: v for k, v in stored["recipe"].items()
+                        if k in earlier["pretrain_config"]["recipe"] or v != default[k]}
+    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": stored, "top1_failed_pick": TOP1_FAILED_PICK}
     for key, value in mine.items():
         if earlier.get(key) != value:
-            raise SystemExit(f"--add: the result holds {key}={earlier[key]}, this run {value}; run without --add")
+            raise SystemExit(f"--add: the result holds {key}={earlier.get(key)}, this run {value}; run without --add")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--add", action="store_true", help="add --variants to the result in --out (same corpus, "
                         "seeds and epochs) instead of starting a new one")
     args = parser.parse_args(argv)
-    config = PretrainConfig(epochs=args.epochs, patience=min(PretrainConfig().patience, args.epochs))
+    config = PretrainConfig(epochs=args.epochs, patience=min(PretrainConfig().patience, args.epochs),
+                            recipe=TrainConfig(**BASE_RECIPE))  # what every variant changes one thing of
     if args.quick:
         args.seeds = args.seeds[:1]
         config = replace(config, epochs=3, patience=3, val_min_tasks=0, val_min_records=2)

@@ -532,7 +532,9 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
                   "| variant | " + " | ".join(f"k = {k}" for k in ks) + " |", "| --- |" + " ---: |" * len(ks)]
         lines += [f"| `{m}` | " + " | ".join(mean_std(by_k.get(k)) for k in ks) + " |" for m, by_k in forgetting.items()]
         lines += ["", f"`gnn-anchor`: anchor weight {transfer['anchor_weight']:g}; `gnn-replay`: "
-                  f"{transfer['replay_records']} pretraining records in the replay buffer."]
+                  f"{transfer['replay_records']} pretraining records in the replay buffer"
+                  + (f"; `gnn-hybrid`: `gnn-anchor` plus the residual booster from {transfer['residual_from']} "
+                     "measurements on." if "gnn-hybrid" in forgetting else ".")]
     return lines + [""]
 
 
@@ -603,18 +605,25 @@ def data_scaling_section(scaling: dict, plot: str) -> list[str]:
     return lines + ["", f"![data scaling]({plot})", ""]
 
 
-def recipe_section(recipe: dict, plot: str) -> list[str]:
-    """The training recipes, one knob changed at a time, on validation and unseen models, with XGBModel beside them."""
+#: The message-passing table of ``recipe.py``: its command line (the corpus of ``recipe.json``) and title.
+RECIPE_MP = ("python benchmarks/recipe.py --pretraining <recipe.json's chunks> --variants ranknet nomp layers-4 "
+             "stage-readout --out benchmarks/results/recipe_mp.json",
+             "Does message passing earn its keep? (depth, readout)")
+
+
+def recipe_section(recipe: dict, plot: str, *, name: str = "recipe", command: str = "python benchmarks/recipe.py",
+                   title: str = "Which training recipe? (loss, batches, regularisation)") -> list[str]:
+    """Training recipes, one knob changed at a time, on validation and unseen models, with XGBModel beside them."""
     summary = recipe["summary"]
     lines = [
-        "## Which training recipe? (loss, batches, regularisation)",
+        f"## {title}",
         "",
-        f"`python benchmarks/recipe.py` -> `benchmarks/results/recipe.json` ({machine_line(recipe)}). Each variant "
-        f"pretrains on the whole corpus ({recipe['corpus_tasks']} tasks, {recipe['corpus_records']} records) with "
-        "`PretrainConfig()`'s schedule and changes one thing from `ranknet`; validation is whole held-out models "
+        f"`{command}` -> `benchmarks/results/{name}.json` ({machine_line(recipe)}). Each variant "
+        f"pretrains on the corpus the JSON names ({recipe['corpus_tasks']} tasks, {recipe['corpus_records']} records) "
+        "with `PretrainConfig()`'s schedule and changes one thing from `ranknet`; validation is whole held-out models "
         "(tasks of at least 8 valid records), unseen is every record of the "
         f"{len(recipe['unseen_tasks'])} unseen-model tasks, zero-shot. XGBModel is fed the same training records. "
-        f"Mean ± sd over seeds {recipe['seeds']}. Chosen by validation pairwise: `{recipe['chosen']}`."
+        f"Mean ± sd over seeds {recipe['seeds']}. Best by validation pairwise: `{recipe['chosen']}`."
         + ("" if "top1_failed_pick" in recipe else
            " This run's top-1 still counted a failed pick as infinitely slow: a seed where one validation task's "
            "pick failed scores 0 on validation top-1 (pairwise is unaffected)."),
@@ -622,13 +631,29 @@ def recipe_section(recipe: dict, plot: str) -> list[str]:
         "| variant | validation pairwise | validation top-1 | unseen pairwise | unseen top-1 | kept epoch | pairs/step |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, row in summary.items():
+    for variant, row in summary.items():
         val, unseen = row["validation"], row["unseen"]
         extra = (f"{row['best_epoch']['mean']:.0f} | {row['pairs_per_step']['mean']:.0f}" if "best_epoch" in row
                  else "- | -")
-        lines.append(f"| `{name}` | {mean_std(val['pairwise_accuracy'])} | {mean_std(val['top1'])} | "
+        lines.append(f"| `{variant}` | {mean_std(val['pairwise_accuracy'])} | {mean_std(val['top1'])} | "
                      f"{mean_std(unseen['pairwise_accuracy'])} | {mean_std(unseen['top1'])} | {extra} |")
-    return lines + ["", f"![training recipes]({plot})", ""]
+    return lines + ["", *message_passing_lines(summary), f"![training recipes]({plot})", ""]
+
+
+def message_passing_lines(summary: dict) -> list[str]:
+    """Each variant with edges against ``nomp`` on pairwise accuracy, a gap within the seed spread a tie."""
+    if "nomp" not in summary:
+        return []
+    lines = []
+    for variant in (v for v in ("ranknet", "layers-4", "stage-readout") if v in summary):
+        parts = []
+        for group in ("validation", "unseen"):
+            ours, theirs = summary[variant][group]["pairwise_accuracy"], summary["nomp"][group]["pairwise_accuracy"]
+            delta, spread = ours["mean"] - theirs["mean"], max(ours["std"], theirs["std"])
+            verdict = "better" if delta > spread else "worse" if delta < -spread else "a tie"
+            parts.append(f"{group} {delta:+.3f} ({verdict}; seed spread {spread:.3f})")
+        lines.append(f"- `{variant}` against `nomp`, pairwise: " + ", ".join(parts))
+    return lines + [""] if lines else []
 
 
 def render(results_dir: Path, out: Path) -> str:
@@ -667,6 +692,8 @@ def render(results_dir: Path, out: Path) -> str:
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))
           if (results_dir / "data_scaling.json").exists() else []),
         *(recipe_section(load("recipe"), plot("recipe")) if (results_dir / "recipe.json").exists() else []),
+        *(recipe_section(load("recipe_mp"), plot("recipe_mp"), name="recipe_mp", command=RECIPE_MP[0],
+                         title=RECIPE_MP[1]) if (results_dir / "recipe_mp.json").exists() else []),
         DEFINITIONS,
     ]
     return "\n".join(lines)

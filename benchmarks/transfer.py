@@ -14,6 +14,8 @@ through one ``update``. Models:
 - ``gnn-residual``: the pretrained network frozen, plus a residual XGBoost booster fitted on the
   k measurements with the network's log-throughput as base margin (``finetune="residual"``,
   TenSet's local-residual transfer);
+- ``gnn-hybrid``: ``gnn-anchor``, plus that residual booster refitted after each round once the
+  run holds ``--residual-from`` measurements (``TrainConfig.residual_from``);
 - ``gnn-scratch``: ``GNNLearner(pretrained=False)`` (random scores until it has 32 measurements);
 - ``xgb-pretrained``: TVM's XGBModel fed every record the GNN trained on first (TenSet-style), then the k;
 - ``xgb``: TVM's XGBModel from scratch, its tuning defaults (random scores for its first 100).
@@ -26,7 +28,10 @@ change in pairwise accuracy, negative when they forgot).
 
 Results go to benchmarks/results/transfer.json and transfer.png.
 
-    .venv/bin/python benchmarks/transfer.py [--quick] [--seeds 1 2 3]
+    .venv/bin/python benchmarks/transfer.py [--quick] [--seeds 1 2 3] [--models gnn-hybrid --add]
+
+``--add`` runs only ``--models`` and adds them to the result in ``--out`` (same weights, seeds,
+shots and held-out records), so an arm can join a committed table without re-running the rest.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ PRETRAINING = [ROOT / "data" / "generated", ROOT / "data" / "ops-resnet50-squeez
 UNSEEN = ROOT / "data" / "unseen-inception-vgg-zfnet.tar.xz"
 ROUND = 32  # candidates a search measures per round (tune_tasks' num_trials_per_iter)
 QUICK_TASKS = 24  # --quick: pretraining tasks per dataset, spread over it (the corpus keeps growing)
-GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay", "gnn-head", "gnn-residual")
+GNN_VARIANTS = ("gnn-plain", "gnn-anchor", "gnn-replay", "gnn-head", "gnn-residual", "gnn-hybrid")
 MODELS = (*GNN_VARIANTS, "gnn-scratch", "xgb-pretrained", "xgb")
 
 
@@ -112,6 +117,8 @@ def default_variant(anchor_weight: float) -> str:
     default = TrainConfig()
     if default.finetune != "all":
         return f"gnn-{default.finetune}"
+    if default.residual_from:
+        return "gnn-hybrid"
     return "gnn-anchor" if default.anchor_weight == anchor_weight > 0 else "gnn-plain"
 
 
@@ -136,6 +143,7 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
         "gnn-anchor": partial(pretrained, train_config=anchored),
         "gnn-head": partial(pretrained, train_config=replace(anchored, finetune="head")),
         "gnn-residual": partial(pretrained, train_config=replace(anchored, finetune="residual")),
+        "gnn-hybrid": partial(pretrained, train_config=replace(anchored, residual_from=args.residual_from)),
         "gnn-scratch": partial(GNNLearner, pretrained=False, seed=seed),
     }
     fresh["gnn-replay"] = fresh["gnn-plain"]  # the same model; its buffer starts with the replay records
@@ -176,6 +184,14 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
     return run
 
 
+def check_addable(earlier: dict, mine: dict) -> None:
+    """Refuse to add arms to a result of other weights, tasks, seeds, shots or machine (``mine``: this run's)."""
+    for key, value in mine.items():
+        theirs = earlier["machine"]["cpu"] if key == "cpu" else earlier.get(key)
+        if theirs != value:
+            raise SystemExit(f"--add: the result holds {key}={theirs}, this run {value}; run without --add")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="pretrained GNN checkpoint")
@@ -189,17 +205,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--anchor-weight", type=float, default=TrainConfig().anchor_weight,
                         help="gnn-anchor's TrainConfig.anchor_weight (default: the shipped default's)")
     parser.add_argument("--replay", type=int, default=512, help="pretraining records replayed by gnn-replay")
+    parser.add_argument("--residual-from", type=int, default=TrainConfig().residual_from or 64,
+                        help="gnn-hybrid's TrainConfig.residual_from (default: the shipped default's, else 64)")
     parser.add_argument("--quick", action="store_true",
                         help="2 unseen tasks and 24 pretraining tasks per dataset, 1 seed, shots 0 and 8, "
                         "64 replayed records")
     parser.add_argument("--out", type=Path, help="JSON result (default results/transfer.json, "
                         "or results/quick/transfer.json with --quick)")
+    parser.add_argument("--add", action="store_true", help="add --models to the result in --out instead of "
+                        "starting a new one")
     args = parser.parse_args(argv)
     if args.test < 1:
         parser.error("--test must be at least 1: the held-out records are what every model is scored on")
     if args.quick:
         args.seeds, args.shots, args.replay = args.seeds[:1], [k for k in args.shots if k <= 8], 64
     out = args.out or RESULTS / ("quick" if args.quick else "") / "transfer.json"
+    earlier = json.loads(out.read_text()) if args.add else None
     logging.basicConfig(level=logging.WARNING)
 
     start = time.perf_counter()
@@ -220,8 +241,19 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{len(pretraining)} pretraining tasks, {len(unseen)} unseen tasks "
           f"({sorted({t.source for t in unseen})}); features in {time.perf_counter() - start:.0f} s")
 
+    if earlier is not None:
+        check_addable(earlier, {"weights": os.path.relpath(args.weights, ROOT),
+                                "unseen_tasks": [t.name for t in unseen], "seeds": args.seeds, "shots": args.shots,
+                                "test_records": args.test, "anchor_weight": args.anchor_weight,
+                                "replay_records": args.replay,
+                                "cpu": results_header(host_target())["machine"]["cpu"]})
     with tempfile.TemporaryDirectory() as scratch:  # pretrained XGBModels, saved once per seed, loaded per task and k
         runs = [run_seed(args, seed, features, trained_on, probe, unseen, Path(scratch)) for seed in args.seeds]
+    seconds = time.perf_counter() - start
+    if earlier is not None:
+        runs = [{**old, "models": {**old["models"], **new["models"]},
+                 "retained": {**old["retained"], **new["retained"]}} for old, new in zip(earlier["runs"], runs)]
+        seconds += earlier["seconds"]
 
     result = {
         **results_header(host_target()),
@@ -238,11 +270,12 @@ def main(argv: list[str] | None = None) -> dict:
         "anchor_weight": args.anchor_weight,
         "default_variant": default_variant(args.anchor_weight),
         "replay_records": args.replay,
+        "residual_from": args.residual_from,
         "summary": aggregate(runs, "models"),
         "forgetting": aggregate(runs, "retained"),
         "probe_before": mean_sd([r["probe_before"] for r in runs]),
         "runs": runs,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
     }
     write_json(out, result)
     plot_shot_curves(result["summary"], out.with_suffix(".png"),

@@ -148,6 +148,26 @@ def test_the_unseen_search_is_checked_against_each_target_of_issue_19():
     assert lines[4].endswith("(geometric mean over 3 runs): 0.862, met")
 
 
+def test_transfer_adds_arms_only_to_a_result_of_the_same_setup_and_machine():
+    check = load("transfer").check_addable
+    earlier = {"machine": {"cpu": "znver3"}, "seeds": [1, 2, 3], "shots": [0, 8]}
+    check(earlier, {"seeds": [1, 2, 3], "shots": [0, 8], "cpu": "znver3"})
+    with pytest.raises(SystemExit, match="seeds"):
+        check(earlier, {"seeds": [1], "shots": [0, 8], "cpu": "znver3"})
+    with pytest.raises(SystemExit, match="cpu"):
+        check(earlier, {"seeds": [1, 2, 3], "shots": [0, 8], "cpu": "znver4"})
+
+
+def test_message_passing_counts_a_gap_within_the_seed_spread_as_a_tie():
+    row = lambda val, unseen: {"validation": {"pairwise_accuracy": val},  # noqa: E731
+                               "unseen": {"pairwise_accuracy": unseen}}
+    summary = {"nomp": row({"mean": 0.70, "std": 0.01}, {"mean": 0.66, "std": 0.01}),
+               "layers-4": row({"mean": 0.73, "std": 0.01}, {"mean": 0.665, "std": 0.02})}
+    lines = load("report").message_passing_lines(summary)
+    assert lines[0] == ("- `layers-4` against `nomp`, pairwise: validation +0.030 (better; seed spread 0.010), "
+                        "unseen +0.005 (a tie; seed spread 0.020)")
+
+
 def test_guided_benchmark_runs_an_arm_per_model_and_strategy_and_remeasures_the_bests(tmp_path):
     search = load("search")
     out = tmp_path / "guided.json"

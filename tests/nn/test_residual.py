@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from test_learner import _samples
 
@@ -59,3 +60,20 @@ def test_residual_fine_tuning_freezes_the_network_and_corrects_its_scores():
     assert scores.max() == 1.0 and (scores > 0).all()
     learner.rollback(before)
     assert learner.residual is None
+
+
+def test_residual_from_adds_the_booster_to_fine_tuning_once_the_run_holds_enough_measurements():
+    learner = GNNLearner(config=GNNConfig(hidden=16), train_config=TrainConfig(residual_from=64, update_epochs=1),
+                         seed=0)
+    learner.train(_samples(16, 2), epochs=1, target_kinds={"llvm"})
+    trained = learner.snapshot()[0]
+    learner.learn(_samples(32, 0), "llvm")
+    assert learner.residual is None  # 48 measurements < 64: fine-tuning alone
+    assert any(not torch.equal(trained[k], v) for k, v in learner.network.state_dict().items())
+    learner.learn(_samples(32, 3), "llvm")
+    assert learner.residual is not None  # 80 >= 64: fine-tuned, then corrected
+
+
+def test_residual_from_must_not_be_negative():
+    with pytest.raises(ValueError, match="residual_from"):
+        TrainConfig(residual_from=-1)

@@ -104,7 +104,7 @@ class GNNLearner:
         self.num_updates = 0
         self.score_scale = 1.0  # turns raw scores into log-throughputs (:mod:`.scores`), refitted after training
         self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
-        self.residual: ResidualBooster | None = None  # finetune="residual": fitted on this run's buffer, not saved
+        self.residual: ResidualBooster | None = None  # fitted on this run's buffer (finetune, residual_from), not saved
         self.ensemble = HeadEnsemble(self.ensemble_size, seed=seed)  # behind spread(), refitted when asked after a change
         self.revision = 0  # counts changes of buffer or weights, so the ensemble knows when it is stale
         self._ensemble_revision = -1
@@ -128,16 +128,19 @@ class GNNLearner:
         fine-tunes ``update_epochs`` right away (only its head with ``finetune="head"``; with
         ``"residual"`` it refits the residual booster to the buffer and leaves the network as it
         is); one that does not waits for ``min_samples`` valid measurements, then trains ``first_epochs``.
+        A known kind also refits the booster after training once the buffer reaches ``residual_from``.
         """
         self.buffer.extend(samples)
         self.num_updates += 1
         self.revision += 1
-        if kind in self.target_kinds and self.train_config.finetune == "residual":
+        config = self.train_config
+        known = kind in self.target_kinds
+        if known and config.finetune != "residual":
+            self._train_buffer(config.update_epochs, {kind}, head_only=config.finetune == "head")
+        elif not known and self.buffer.num_measured >= config.min_samples:
+            self._train_buffer(config.first_epochs, {kind})
+        if known and (config.finetune == "residual" or 0 < config.residual_from <= self.buffer.num_measured):
             self.fit_residual()
-        elif kind in self.target_kinds:
-            self._train_buffer(self.train_config.update_epochs, {kind}, head_only=self.train_config.finetune == "head")
-        elif self.buffer.num_measured >= self.train_config.min_samples:
-            self._train_buffer(self.train_config.first_epochs, {kind})
 
     def train(self, samples: Sequence[Sample], *, epochs: int, target_kinds: Iterable[str]) -> FitStats:
         """Offline training: add samples (of any number of tasks, measured on targets of

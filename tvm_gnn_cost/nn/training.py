@@ -36,7 +36,9 @@ class TrainConfig:
     ``anchor_weight`` pulls the weights toward pretrained ones (L2-SP), so fine-tuning on one
     task's measurements does not forget what pretraining taught; ``finetune="head"`` updates
     only the readout head once the model knows the target kind, and ``finetune="residual"``
-    freezes the network and fits a residual booster to the buffer instead (:mod:`.residual`).
+    freezes the network and fits a residual booster to the buffer instead (:mod:`.residual`);
+    ``residual_from`` > 0 fits that booster on top of any ``finetune`` once the buffer holds that
+    many valid measurements (a task's own data corrects the network where it has enough of it).
 
     The recipe: ``rank_loss`` names one of :data:`~tvm_gnn_cost.nn.losses.RANK_LOSSES`;
     ``group_tasks`` > 0 forms each batch from that many tasks, ``batch_size // group_tasks``
@@ -58,12 +60,15 @@ class TrainConfig:
     rank_loss: str = "ranknet"
     group_tasks: int = 8
     finetune: str = "all"
+    residual_from: int = 0
 
     def __post_init__(self) -> None:
         if self.rank_loss not in RANK_LOSSES:
             raise ValueError(f"rank_loss={self.rank_loss!r}; choose one of {sorted(RANK_LOSSES)}")
         if self.finetune not in FINETUNE:
             raise ValueError(f"finetune={self.finetune!r}; choose one of {FINETUNE}")
+        if self.residual_from < 0:
+            raise ValueError(f"residual_from={self.residual_from} must be 0 (never) or a number of measurements")
         if not 0 <= self.group_tasks <= self.batch_size:
             raise ValueError(f"group_tasks={self.group_tasks} must be between 0 (shuffled) and batch_size "
                              f"({self.batch_size})")

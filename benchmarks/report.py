@@ -80,6 +80,13 @@ def mean_std(stat: dict | None, digits: int = 3) -> str:
     return "n/a" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
+def versus(ours: dict, theirs: dict) -> tuple[float, float, int]:
+    """Two mean ± sd rows: the gap of their means, the larger sd (the seed spread), and the gap's sign
+    beyond that spread (1 better, -1 worse, 0 a tie)."""
+    delta, spread = ours["mean"] - theirs["mean"], max(ours["std"], theirs["std"])
+    return delta, spread, int(delta > spread) - int(delta < -spread)
+
+
 def machine_line(result: dict) -> str:
     m, v = result["machine"], result["versions"]
     return (f"{m['cores']} cores, `llvm_get_system_cpu()` = `{m['cpu']}`, apache-tvm {v['apache-tvm']}, "
@@ -139,16 +146,14 @@ def offline_verdicts(summary: dict) -> list[str]:
             g, x = summary["gnn"][where][metric], summary["xgb"][where][metric]
             if g is None or x is None:
                 continue
-            diff = g["mean"] - x["mean"]
-            kind = "ties with" if abs(diff) <= max(g["std"], x["std"]) else "beats" if diff > 0 else "loses to"
+            kind = ("loses to", "ties with", "beats")[versus(g, x)[2] + 1]
             verdicts[kind].append(f"{METRICS[metric]} {g['mean']:.3f} vs {x['mean']:.3f}")
         said = [f"{kind} XGBModel on {', '.join(items)}" for kind, items in verdicts.items() if items]
         out.append(f"On {where} tasks the GNN {'; '.join(said)}.")
     if "gnn-nomp" in summary:
         g, n = summary["gnn"]["unseen"]["pairwise_accuracy"], summary["gnn-nomp"]["unseen"]["pairwise_accuracy"]
-        delta = g["mean"] - n["mean"]
-        spread = max(g["std"], n["std"])
-        verdict = "helps" if delta > spread else "hurts" if delta < -spread else "makes no difference beyond the seed spread"
+        delta, spread, sign = versus(g, n)
+        verdict = ("hurts", "makes no difference beyond the seed spread", "helps")[sign + 1]
         out.append(
             f"Message passing {verdict}: unseen pairwise accuracy {g['mean']:.3f} with edges, {n['mean']:.3f} "
             f"without ({delta:+.3f}; seed spread {spread:.3f})."
@@ -649,8 +654,8 @@ def message_passing_lines(summary: dict) -> list[str]:
         parts = []
         for group in ("validation", "unseen"):
             ours, theirs = summary[variant][group]["pairwise_accuracy"], summary["nomp"][group]["pairwise_accuracy"]
-            delta, spread = ours["mean"] - theirs["mean"], max(ours["std"], theirs["std"])
-            verdict = "better" if delta > spread else "worse" if delta < -spread else "a tie"
+            delta, spread, sign = versus(ours, theirs)
+            verdict = ("worse", "a tie", "better")[sign + 1]
             parts.append(f"{group} {delta:+.3f} ({verdict}; seed spread {spread:.3f})")
         lines.append(f"- `{variant}` against `nomp`, pairwise: " + ", ".join(parts))
     return lines + [""] if lines else []

@@ -52,7 +52,7 @@ def test_every_benchmark_runs_quick_and_the_report_is_written(tmp_path, monkeypa
 
     transfer = json.loads((tmp_path / "transfer.json").read_text())
     assert transfer["shots"] == [0, 8] and len(transfer["unseen_tasks"]) == 2
-    gnns = {"gnn-plain", "gnn-anchor", "gnn-replay", "gnn-head", "gnn-residual"}
+    gnns = {"gnn-plain", "gnn-anchor", "gnn-replay", "gnn-head", "gnn-residual", "gnn-hybrid"}
     assert set(transfer["summary"]) == gnns | {"gnn-scratch", "xgb-pretrained", "xgb"}
     zero_shot = {m: transfer["summary"][m]["0"]["pairwise_accuracy"]["mean"] for m in transfer["summary"]}
     assert len({zero_shot[m] for m in gnns}) == 1  # the same weights

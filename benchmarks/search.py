@@ -7,7 +7,8 @@ tuned with the pretrained GNN, the GNN from scratch and XGBModel. An arm is
 ``MODEL[@STRATEGY][:KNOB=VALUE,...]``: ``MODEL@guided`` searches with
 :class:`~tvm_gnn_cost.search.guided.GuidedSearch` instead of the evolutionary search, and knobs
 set the strategy's arguments by their own names (``xgb:genetic_num_iters=8``, ``population``
-for the evolutionary search's population). With ``--sweep``: the stock search's knobs, one
+for the evolutionary search's population), or, named like a ``TrainConfig`` field, the GNN's
+training recipe (``gnn:residual_from=64``). With ``--sweep``: the stock search's knobs, one
 at a time, with XGBModel and the pretrained GNN, 128 trials on the heaviest ResNet-50
 convolution and the unseen Inception task, to find the best stock setting; add it to
 ``--guided``'s arms (e.g. ``--models xgb gnn xgb@guided gnn@guided xgb:population=2048``) so the
@@ -46,6 +47,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,7 @@ from tvm_gnn_cost import host_target
 from tvm_gnn_cost.datasets.campaign import ChunkStore
 from tvm_gnn_cost.datasets.workloads import Task, heaviest_first, model_tasks, workload_task
 from tvm_gnn_cost.files import write_json
+from tvm_gnn_cost.nn import TrainConfig
 from tvm_gnn_cost.plots import plot_seed_curves
 from tvm_gnn_cost.provenance import machine, results_header
 from tvm_gnn_cost.search.measure import make_builder, make_runner, time_interleaved
@@ -76,6 +79,7 @@ GUIDED_ARMS = ("xgb", "gnn", "xgb@guided", "gnn@guided")  # --guided: both strat
 ATTENTION = "attention-128x12x64"
 REMEASURE_ROUNDS = 5
 TRIALS_PER_ITER = 32  # tune_workloads' default: candidates measured per round
+TRAIN_KNOBS = frozenset(f.name for f in fields(TrainConfig))  # an arm's knobs that go to the GNN, not the search
 
 NUMPY_GEMM = """
 import json, time, numpy as np
@@ -141,6 +145,15 @@ def _number(text: str) -> float:
     return int(value) if value.is_integer() and "." not in text else value
 
 
+def model_options(model: str, knobs: dict[str, float]) -> dict:
+    """The cost model's options in an arm's knobs, popped from them: those named like a
+    ``TrainConfig`` field set a GNN's training recipe (``gnn:residual_from=64``)."""
+    recipe = {key: knobs.pop(key) for key in [k for k in knobs if k in TRAIN_KNOBS]}
+    if recipe and not model.startswith("gnn"):
+        raise ValueError(f"{model}: {', '.join(recipe)} set a GNN's training recipe, and {model} is not a GNN")
+    return {"train_config": replace(TrainConfig(), **recipe)} if recipe else {}
+
+
 def sweep_arms() -> list[str]:
     """--sweep's arms: each of :data:`SWEEP_MODELS` at the stock setting and with each of :data:`SWEEP_KNOBS`."""
     return [f"{model}{':' + knob if knob else ''}" for model in SWEEP_MODELS for knob in ("", *SWEEP_KNOBS)]
@@ -150,11 +163,12 @@ def search_run(task: Task, arm: str, trials: int, seed: int, population: int) ->
     """Tune one task alone with one arm (see :func:`parse_arm`) and seed (``ms.tune_tasks``, the
     same builder, runner, budget for all)."""
     model, strategy, knobs = parse_arm(arm)
+    options = model_options(model, knobs)
     population = int(knobs.pop("population", population))
     with tempfile.TemporaryDirectory() as work:
         result = tune_workloads([task], model, trials_per_task=trials, work_dir=Path(work), seed=seed,
                                 trials_per_iter=TRIALS_PER_ITER, population=population, strategy=strategy,
-                                knobs=knobs)
+                                knobs=knobs, model_options=options)
         best_record = best_tuning_record(Path(work), task)
     record = result.to_json()["tasks"][task.name]
     cost_seconds = sum(v for k, v in result.stats.items() if k.startswith("cost_model_") and k.endswith("_seconds"))
@@ -303,7 +317,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", nargs="+", help=f"arms, default {' '.join(MODELS)}, with --unseen "
                         f"{' '.join(UNSEEN_RUN_MODELS)}; MODEL@guided searches with GuidedSearch instead of "
                         "MetaSchedule's evolutionary search (e.g. gnn@guided xgb@guided), MODEL:KNOB=VALUE sets "
-                        "a knob of the strategy (e.g. xgb:genetic_num_iters=8 gnn@guided:beta=2)")
+                        "a knob of the strategy (e.g. xgb:genetic_num_iters=8 gnn@guided:beta=2) or, named like a "
+                        "TrainConfig field, of the GNN's training (e.g. gnn:residual_from=64)")
     parser.add_argument("--convs", type=int, default=2, help="how many of ResNet-50's heaviest convs")
     parser.add_argument("--unseen", action="store_true", help="the heaviest task of each of Inception v1 and "
                         "VGG-19 (never in pretraining) with the pretrained GNN, the GNN from scratch and XGBModel")
@@ -338,7 +353,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--models must include xgb: every model is compared with XGBModel's run of the same seed")
     for arm in args.models:
         try:
-            parse_arm(arm)
+            model, _, knobs = parse_arm(arm)
+            model_options(model, knobs)
         except ValueError as err:
             parser.error(f"--models {err}")
     if args.quick:

@@ -112,16 +112,6 @@ def xgb_scores(saved: Path | None, rng: np.random.Generator, seed: int, task: Ta
     return model.predict(task.context(), [task.candidates[i] for i in test])
 
 
-def default_variant(anchor_weight: float) -> str:
-    """Which GNN arm the plug-in's default ``TrainConfig`` fine-tunes as."""
-    default = TrainConfig()
-    if default.finetune != "all":
-        return f"gnn-{default.finetune}"
-    if default.residual_from:
-        return "gnn-hybrid"
-    return "gnn-anchor" if default.anchor_weight == anchor_weight > 0 else "gnn-plain"
-
-
 def aggregate(runs: list[dict], key: str) -> dict:
     """Mean and sample sd over seeds of ``run[key][model][k]``: a dict of metrics, or one number."""
     first = runs[0][key]
@@ -135,8 +125,8 @@ def run_seed(args: argparse.Namespace, seed: int, features: Features, trained_on
     """Every model's metrics for one seed, for each k, and how much each pretrained GNN forgot."""
     orders_rng, replay_rng, scorer = (np.random.default_rng([seed, stream]) for stream in range(3))
     orders = {t.name: orders_rng.permutation(len(t.seconds)) for t in unseen}  # shots of k: a prefix of 4k's
-    plain = replace(TrainConfig(), anchor_weight=0.0)
-    anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight)
+    plain = replace(TrainConfig(), anchor_weight=0.0, residual_from=0)  # the booster: gnn-hybrid's alone
+    anchored = replace(TrainConfig(), anchor_weight=args.anchor_weight, residual_from=0)
     pretrained = partial(GNNLearner, pretrained=args.weights, seed=seed)
     fresh = {  # a new learner per task and k, same seed
         "gnn-plain": partial(pretrained, train_config=plain),
@@ -268,7 +258,6 @@ def main(argv: list[str] | None = None) -> dict:
         "shots": args.shots,
         "test_records": args.test,
         "anchor_weight": args.anchor_weight,
-        "default_variant": default_variant(args.anchor_weight),
         "replay_records": args.replay,
         "residual_from": args.residual_from,
         "summary": aggregate(runs, "models"),

@@ -231,3 +231,15 @@ def test_search_arms_name_a_model_a_strategy_and_its_knobs():
     arms = search.sweep_arms()
     assert "xgb" in arms and "gnn" in arms and "gnn:eps_greedy=0.2" in arms
     assert len(arms) == len(set(arms)) == len(search.SWEEP_MODELS) * (1 + len(search.SWEEP_KNOBS))
+
+
+def test_an_arm_knob_named_like_a_train_config_field_sets_the_gnns_recipe_not_the_search():
+    search = load("search")
+    knobs = search.parse_arm("gnn@guided:residual_from=64,beta=2")[2]
+    options = search.model_options("gnn", knobs)
+    assert options["train_config"].residual_from == 64 and knobs == {"beta": 2}  # beta stays the strategy's
+    assert search.model_options("gnn", {"beta": 2}) == {}
+    with pytest.raises(ValueError, match="not a GNN"):
+        search.model_options("xgb", {"residual_from": 64})
+    with pytest.raises(SystemExit):
+        search.main(["--models", "xgb", "xgb:residual_from=64", "--quick"])  # refused before any task is built

@@ -104,7 +104,7 @@ class GNNLearner:
         self.num_updates = 0
         self.score_scale = 1.0  # turns raw scores into log-throughputs (:mod:`.scores`), refitted after training
         self.anchor: dict[str, torch.Tensor] | None = None  # pretrained weights fine-tuning is pulled toward
-        self.residual: ResidualBooster | None = None  # fitted on this run's buffer (finetune, residual_from), not saved
+        self.residual: ResidualBooster | None = None  # fitted on this run's buffer (finetune, residual_from)
         self.ensemble = HeadEnsemble(self.ensemble_size, seed=seed)  # behind spread(), refitted when asked after a change
         self.revision = 0  # counts changes of buffer or weights, so the ensemble knows when it is stale
         self._ensemble_revision = -1
@@ -248,7 +248,7 @@ class GNNLearner:
         return all(torch.isfinite(p).all() for p in self.network.parameters())
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write weights, configs, optimizer state and anchor (not the replay buffer) atomically."""
+        """Write weights, configs, optimizer state, anchor and residual booster (not the replay buffer) atomically."""
         save_checkpoint(
             path,
             {
@@ -260,6 +260,7 @@ class GNNLearner:
                 "num_updates": self.num_updates,
                 "score_scale": self.score_scale,
                 "anchor": self.anchor,
+                "residual": self.residual.to_tensor() if self.residual is not None else None,
             },
         )
 
@@ -270,6 +271,8 @@ class GNNLearner:
         self._build(stored_config(payload, path), train_config, int(payload.get("seed", 0)))
         self._restore(payload, path, optimizer=True)
         self.num_updates = int(payload.get("num_updates", 0))
+        if payload.get("residual") is not None:
+            self.residual = ResidualBooster.from_tensor(payload["residual"])
 
     def _restore(self, payload: dict[str, Any], path: str | os.PathLike, *, optimizer: bool) -> None:
         """Weights, anchor, target kinds and (if ``optimizer``) optimizer state from a checkpoint's payload."""

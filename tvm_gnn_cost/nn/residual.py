@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 import xgboost as xgb
 
 from .graph import StageGraph
@@ -60,6 +61,17 @@ class ResidualBooster:
                            label=_centred(-log_seconds[index].astype(np.float64), tasks[index]),
                            base_margin=_centred(margin[index].astype(np.float64), tasks[index]))
         return cls(xgb.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS))
+
+    def to_tensor(self) -> torch.Tensor:
+        """The booster as XGBoost's UBJSON bytes in a uint8 tensor: a checkpoint entry ``weights_only`` loads."""
+        return torch.frombuffer(bytearray(self.booster.save_raw("ubj")), dtype=torch.uint8)
+
+    @classmethod
+    def from_tensor(cls, data: torch.Tensor) -> ResidualBooster:
+        """The booster :meth:`to_tensor` wrote."""
+        booster = xgb.Booster()
+        booster.load_model(bytearray(data.numpy().tobytes()))
+        return cls(booster)
 
     def correction(self, graphs: Sequence[StageGraph]) -> np.ndarray:
         """What the booster adds to each graph's log-throughput, float64."""

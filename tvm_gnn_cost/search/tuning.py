@@ -218,6 +218,7 @@ def tune_workloads(
     population: int = POPULATION,
     strategy: str = "evolutionary",
     knobs: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
     on_trials: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Tune tasks together under the gradient task scheduler with one cost model.
@@ -225,14 +226,16 @@ def tune_workloads(
     Every model gets the same builder, runner, target, task seeds and budget, so results of
     different models from one call pattern are directly comparable. ``population`` is the
     evolutionary search's (see :func:`evolutionary_search`); ``strategy`` names one of
-    :data:`STRATEGIES`, ``knobs`` are its arguments (:func:`search_strategy`). The result's ``stats``
+    :data:`STRATEGIES`, ``knobs`` are its arguments (:func:`search_strategy`), ``model_options`` the cost
+    model's (:func:`~tvm_gnn_cost.cost_model.make_cost_model`, e.g. ``train_config``). The result's ``stats``
     include the seconds the cost model spent in ``predict`` and ``update`` and the strategies in
     proposing rounds (``search_strategy_seconds``, their ``predict`` calls included). ``num_cores``
     defaults to this machine's.
     """
     num_cores = num_cores or os.cpu_count() or 1
     target = host_target(num_cores)
-    model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores))
+    model = TimedCostModel(make_cost_model(cost_model, seed=seed, num_cores=num_cores,
+                                            **(model_options or {})))
     strategies = [search_strategy(strategy, population, trials_per_iter, spread=model.spread, **(knobs or {}))
                   for _ in tasks]  # one per task: each holds its task's state
     contexts = [tune_context(task.mod, target, task.name, num_threads=num_cores, seed=seed + i, search_strategy=s)

@@ -496,10 +496,11 @@ def default_variant(transfer: dict) -> str:
     default = TrainConfig()
     if default.finetune != "all":
         return f"gnn-{default.finetune}"
+    anchored = default.anchor_weight == transfer["anchor_weight"] > 0  # gnn-hybrid is gnn-anchor plus the booster
     if default.residual_from:
-        hybrid = default.residual_from == transfer.get("residual_from")
-        return "gnn-hybrid" if hybrid else f"gnn-hybrid with residual_from={default.residual_from} (not measured)"
-    return "gnn-anchor" if default.anchor_weight == transfer["anchor_weight"] > 0 else "gnn-plain"
+        hybrid = anchored and default.residual_from == transfer.get("residual_from")
+        return "gnn-hybrid" if hybrid else "none of the arms (its anchor weight or residual_from was not measured)"
+    return "gnn-anchor" if anchored else "gnn-plain"
 
 
 def transfer_section(transfer: dict, plot: str) -> list[str]:

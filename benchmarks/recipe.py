@@ -12,7 +12,9 @@ v1, VGG-19, ZFNet-512). TVM's XGBModel fed the same training records is the refe
 Results go to benchmarks/results/recipe.json and recipe.png; ``chosen`` names the variant with
 the best mean validation pairwise accuracy. ``--add`` trains only the variants named and adds
 them to an existing result of the same corpus and seeds (accuracies, not timings, so runs
-of another day compare).
+of another day compare). ``ensemble`` scores, for every variant trained in the run, the mean of
+its seeds' log-throughputs zero-shot on the unseen models: what shipping the seeds together
+as one model would rank like (validation is another split for each seed, so it has none).
 
     .venv/bin/python benchmarks/recipe.py [--quick] [--seeds 1 2 3] [--variants ranknet lambdarank] [--add]
 """
@@ -32,7 +34,8 @@ import numpy as np
 
 from tvm_gnn_cost import host_target
 from tvm_gnn_cost.datasets.loading import TaskRecords, load_zero_shot
-from tvm_gnn_cost.evaluation import Features, evaluate, every_record, fitted_xgb, learner_predictor, mean_sd
+from tvm_gnn_cost.evaluation import (Features, Predictor, evaluate, every_record, fitted_xgb, learner_predictor,
+                                     mean_predictor, mean_sd)
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.nn import GNNConfig, TrainConfig
 from tvm_gnn_cost.plots import plot_metric_bars
@@ -67,18 +70,20 @@ GROUPS = {"validation": "held-out models (validation)", "unseen": "unseen models
 
 
 def gnn_run(name: str, tasks: list[TaskRecords], features: Features, unseen: list[TaskRecords],
-            config: PretrainConfig) -> dict:
-    """One variant pretrained on ``tasks``: its validation metrics at the kept epoch, zero-shot ones on ``unseen``."""
+            config: PretrainConfig) -> tuple[dict, Predictor]:
+    """One variant pretrained on ``tasks``: its validation metrics at the kept epoch, zero-shot ones on
+    ``unseen``, and its predictor (for the ensemble of seeds)."""
     model_fields, recipe_fields = VARIANTS[name]
     learner, result = pretrain(tasks, features.graphs, replace(config, recipe=replace(config.recipe, **recipe_fields)),
                                model_config=GNNConfig(**model_fields))
     best = result.history[result.best_epoch - 1]
+    predict = learner_predictor(learner, features.graphs)
     return {
         "validation": {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")},
-        "unseen": evaluate(learner_predictor(learner, features.graphs), every_record(unseen)),
+        "unseen": evaluate(predict, every_record(unseen)),
         "best_epoch": result.best_epoch, "epochs": len(result.history), "train_seconds": round(result.seconds, 1),
         "pairs_per_step": best["pairs_per_step"], "score_scale": learner.score_scale,
-    }
+    }, predict
 
 
 def xgb_run(tasks: list[TaskRecords], features: Features, unseen: list[TaskRecords], config: PretrainConfig) -> dict:
@@ -151,13 +156,14 @@ def main(argv: list[str] | None = None) -> dict:
     if earlier is not None:
         check_addable(earlier, records, args.seeds, config)
 
-    runs = []
+    runs, members = [], {name: [] for name in args.variants}
     for n, seed in enumerate(args.seeds):
         seeded = replace(config, seed=seed)
         run: dict = {"seed": seed, "val_models": sorted({t.source for t in split_tasks(corpus, seeded)[1]}),
                      "variants": {} if earlier is None else earlier["runs"][n]["variants"]}
         for name in args.variants:
-            run["variants"][name] = gnn_run(name, corpus, features, unseen, seeded)
+            run["variants"][name], predict = gnn_run(name, corpus, features, unseen, seeded)
+            members[name].append(predict)
         if earlier is None:
             run["variants"]["xgb"] = xgb_run(corpus, features, unseen, seeded)
         for name, row in run["variants"].items():
@@ -167,6 +173,12 @@ def main(argv: list[str] | None = None) -> dict:
         runs.append(run)
 
     summary = summarize(runs)
+    ensemble = {**(earlier or {}).get("ensemble", {}),
+                **{name: evaluate(mean_predictor(predicts), every_record(unseen))
+                   for name, predicts in members.items() if len(predicts) > 1}}
+    for name, metrics in ensemble.items():
+        print(f"ensemble of {len(args.seeds)} seeds, {name:14s} unseen pairwise {metrics['pairwise_accuracy']:.3f} "
+              f"top-1 {metrics['top1']:.3f}")
     gnns = [name for name in summary if name != "xgb"]
     result = {
         **results_header(host_target()),
@@ -182,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
         "top1_failed_pick": TOP1_FAILED_PICK,
         "chosen": max(gnns, key=lambda n: summary[n]["validation"]["pairwise_accuracy"]["mean"]),
         "summary": summary,
+        "ensemble": ensemble,
         "runs": runs,
         "seconds": round(time.perf_counter() - start, 1) + (earlier["seconds"] if earlier else 0.0),
     }

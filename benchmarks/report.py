@@ -624,10 +624,14 @@ def data_scaling_section(scaling: dict, plot: str) -> list[str]:
     return lines + ["", f"![data scaling]({plot})", ""]
 
 
-#: The message-passing table of ``recipe.py``: its command line (the corpus of ``recipe.json``) and title.
-RECIPE_MP = ("python benchmarks/recipe.py --pretraining <recipe.json's chunks> --variants ranknet nomp layers-4 "
-             "stage-readout --out benchmarks/results/recipe_mp.json",
-             "Does message passing earn its keep? (depth, readout)")
+#: The tables of ``recipe.py`` besides ``recipe.json``: result name -> its command line and title.
+RECIPE_RUNS = {
+    "recipe_mp": ("python benchmarks/recipe.py --pretraining <recipe.json's chunks> --variants ranknet nomp layers-4 "
+                  "stage-readout --out benchmarks/results/recipe_mp.json",
+                  "Does message passing earn its keep? (depth, readout)"),
+    "recipe_corpus": ("python benchmarks/recipe.py --variants grouped-8x16 --out benchmarks/results/recipe_corpus.json",
+                      "The shipped recipe on the whole corpus, and an ensemble of its seeds"),
+}
 
 
 def recipe_section(recipe: dict, plot: str, *, name: str = "recipe", command: str = "python benchmarks/recipe.py",
@@ -656,7 +660,24 @@ def recipe_section(recipe: dict, plot: str, *, name: str = "recipe", command: st
                  else "- | -")
         lines.append(f"| `{variant}` | {mean_std(val['pairwise_accuracy'])} | {mean_std(val['top1'])} | "
                      f"{mean_std(unseen['pairwise_accuracy'])} | {mean_std(unseen['top1'])} | {extra} |")
-    return lines + ["", *message_passing_lines(summary), f"![training recipes]({plot})", ""]
+    seeds = len(recipe["seeds"])
+    for variant, metrics in recipe.get("ensemble", {}).items():
+        lines.append(f"| `{variant}`, ensemble of {seeds} seeds | - | - | {metrics['pairwise_accuracy']:.3f} | "
+                     f"{metrics['top1']:.3f} | - | - |")
+    return lines + ["", *ensemble_lines(recipe), *message_passing_lines(summary), f"![training recipes]({plot})", ""]
+
+
+def ensemble_lines(recipe: dict) -> list[str]:
+    """Each ensemble of seeds (mean log-throughput) against its seeds one by one, unseen pairwise, a gap within
+    their spread a tie."""
+    lines = []
+    for variant, metrics in recipe.get("ensemble", {}).items():
+        single = recipe["summary"][variant]["unseen"]["pairwise_accuracy"]
+        delta, spread, sign = versus({"mean": metrics["pairwise_accuracy"], "std": 0.0}, single)
+        lines.append(f"- `{variant}`: the ensemble of its {len(recipe['seeds'])} seeds against one seed, unseen "
+                     f"pairwise {metrics['pairwise_accuracy']:.3f} vs {single['mean']:.3f} ({delta:+.3f}, "
+                     f"{('worse', 'a tie', 'better')[sign + 1]}; seed spread {spread:.3f})")
+    return lines + [""] if lines else []
 
 
 def message_passing_lines(summary: dict) -> list[str]:
@@ -711,8 +732,8 @@ def render(results_dir: Path, out: Path) -> str:
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))
           if (results_dir / "data_scaling.json").exists() else []),
         *(recipe_section(load("recipe"), plot("recipe")) if (results_dir / "recipe.json").exists() else []),
-        *(recipe_section(load("recipe_mp"), plot("recipe_mp"), name="recipe_mp", command=RECIPE_MP[0],
-                         title=RECIPE_MP[1]) if (results_dir / "recipe_mp.json").exists() else []),
+        *(line for name, (command, title) in RECIPE_RUNS.items() if (results_dir / f"{name}.json").exists()
+          for line in recipe_section(load(name), plot(name), name=name, command=command, title=title)),
         DEFINITIONS,
     ]
     return "\n".join(lines)

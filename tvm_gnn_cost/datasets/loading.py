@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TaskRecords:
-    """The measured candidates of one task: ``seconds[i]`` is NaN where candidate ``i`` failed.
+    """The measured records of one task: ``seconds[i]`` is NaN where record ``i`` failed.
 
     ``caches`` are the data caches of the machine that measured them, where ``task.json`` recorded them.
     """
@@ -42,10 +43,16 @@ class TaskRecords:
     weight: float
     mod: IRModule
     target: Target
-    candidates: list[ms.MeasureCandidate]
+    records: list[ms.database.TuningRecord]
     seconds: np.ndarray
     caches: dict[str, int] | None = None
     digest: str | None = None  # of the task's database files: what a cache of derived data is keyed by
+
+    @cached_property
+    def candidates(self) -> list[ms.MeasureCandidate]:
+        """The records as measure candidates, built on first use: replaying every trace is most of
+        a corpus's load time, and a run whose stage graphs are cached never needs them."""
+        return [r.as_measure_candidate() for r in self.records]
 
     @property
     def cpu(self) -> str:
@@ -154,7 +161,7 @@ def _load_task(task_dir: Path) -> TaskRecords:
         weight=float(info["weight"]),
         mod=records[0].workload.mod,
         target=records[0].target,
-        candidates=[r.as_measure_candidate() for r in records],
+        records=records,
         seconds=seconds,
         caches=(info.get("machine") or {}).get("caches"),
         digest=digest,

@@ -51,6 +51,23 @@ def learner_predictor(learner: GNNLearner, graphs: dict[str, list[StageGraph]]) 
     return predict
 
 
+def mean_predictor(predictors: Sequence[Predictor]) -> Predictor:
+    """An ensemble: the mean of the members' scores and the geometric mean of their seconds.
+
+    Members must score in one unit (a learner's :meth:`~GNNLearner.log_throughput` is fitted
+    to log-throughput), so their mean ranks as an ensemble of independently trained networks would.
+    """
+
+    def predict(task: TaskRecords, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = [member(task, index) for member in predictors]
+        scores = np.mean([s for s, _ in outputs], axis=0)
+        if any(seconds is None for _, seconds in outputs):
+            return scores, None
+        return scores, np.exp(np.mean([np.log(seconds) for _, seconds in outputs], axis=0))
+
+    return predict
+
+
 class Features:
     """Per-task inputs every model needs, extracted once: stage graphs and summed per-store rows.
 

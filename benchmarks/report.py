@@ -545,7 +545,7 @@ def transfer_section(transfer: dict, plot: str) -> list[str]:
     if forgetting:
         ks = sorted({k for by_k in forgetting.values() for k in by_k}, key=int)
         lines += ["", "**Forgetting.** After fine-tuning on one unseen task, each pretrained variant is scored on "
-                  f"the pretraining models held out for validation ({len(transfer['probe_tasks'])} tasks; pairwise "
+                  f"tasks of the pretraining models held out for validation ({len(transfer['probe_tasks'])} tasks; pairwise "
                   f"accuracy {mean_std(transfer['probe_before'])} before). Change in that accuracy (negative: "
                   "forgotten), averaged over tasks, mean ± sd over seeds:", "",
                   "| variant | " + " | ".join(f"k = {k}" for k in ks) + " |", "| --- |" + " ---: |" * len(ks)]

@@ -20,9 +20,10 @@ through one ``update``. Models:
 - ``xgb-pretrained``: TVM's XGBModel fed every record the GNN trained on first (TenSet-style), then the k;
 - ``xgb``: TVM's XGBModel from scratch, its tuning defaults (random scores for its first 100).
 
-Forgetting: after fine-tuning, each pretrained GNN is also scored on the tasks of the
+Forgetting: after fine-tuning, each pretrained GNN is also scored on tasks of the
 pretraining models ``train`` held out for validation (``val_models`` in the history JSON
-beside the weights); the change from the pretrained weights'
+beside the weights; ``--probe-tasks`` of them with at least 8 valid records, spread evenly
+over their names, since the probe runs after every fine-tuning); the change from the pretrained weights'
 score there is what fine-tuning on one task cost them (``forgetting`` in the JSON: the
 change in pairwise accuracy, negative when they forgot).
 
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--anchor-weight", type=float, default=TrainConfig().anchor_weight,
                         help="gnn-anchor's TrainConfig.anchor_weight (default: the shipped default's)")
     parser.add_argument("--replay", type=int, default=512, help="pretraining records replayed by gnn-replay")
+    parser.add_argument("--probe-tasks", type=int, default=256,
+                        help="validation models' tasks the forgetting probe scores after each fine-tuning")
     parser.add_argument("--residual-from", type=int, default=TrainConfig().residual_from or 64,
                         help="gnn-hybrid's TrainConfig.residual_from (default: the shipped default's, else 64)")
     parser.add_argument("--quick", action="store_true",
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"{history}: missing; the history JSON `train` writes beside the weights names the models it "
                          "held out (the forgetting probe, kept out of XGBModel's pretraining and the replay)")
     val_models = set(json.loads(history.read_text())["val_models"])
-    probe = [t for t in pretraining if t.source in val_models]
+    held_out = [t for t in pretraining if t.source in val_models and np.isfinite(t.seconds).sum() >= 8]
+    probe = held_out[::max(1, len(held_out) // args.probe_tasks)][:args.probe_tasks]
     trained_on = [t for t in pretraining if t.source not in val_models]
     print(f"{len(pretraining)} pretraining tasks, {len(unseen)} unseen tasks "
           f"({sorted({t.source for t in unseen})}); features in {time.perf_counter() - start:.0f} s")
@@ -235,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
         check_addable(earlier, {"weights": os.path.relpath(args.weights, ROOT),
                                 "unseen_tasks": [t.name for t in unseen], "seeds": args.seeds, "shots": args.shots,
                                 "test_records": args.test, "anchor_weight": args.anchor_weight,
-                                "replay_records": args.replay,
+                                "replay_records": args.replay, "probe_tasks": [t.name for t in probe],
                                 "cpu": results_header(host_target())["machine"]["cpu"]})
     with tempfile.TemporaryDirectory() as scratch:  # pretrained XGBModels, saved once per seed, loaded per task and k
         runs = [run_seed(args, seed, features, trained_on, probe, unseen, Path(scratch)) for seed in args.seeds]

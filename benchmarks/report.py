@@ -131,7 +131,28 @@ def offline_section(offline: dict, plot: str) -> list[str]:
               "`xgb-latency` = an XGBoost regressor of log latency on the same per-store features summed per "
               "candidate.", ""]
     lines += ["**Reading.** " + " ".join(offline_verdicts(summary)), ""]
-    return lines
+    return lines + offline_target_lines(summary)
+
+
+#: Issue #19's offline targets: unseen pairwise accuracy at least another model's plus a margin.
+OFFLINE_TARGETS = (("xgb", "XGBModel's", 0.05), ("gnn-nomp", "`gnn-nomp`'s", 0.02))
+
+
+def offline_target_lines(summary: dict) -> list[str]:
+    """The GNN's unseen pairwise accuracy against :data:`OFFLINE_TARGETS`, met or missed by how much."""
+    if "gnn" not in summary:
+        return []
+    gnn = summary["gnn"]["unseen"]["pairwise_accuracy"]
+    ours = gnn["mean"]
+    lines = ["Against the targets of issue #19 (unseen tasks, pairwise accuracy; means over seeds):", ""]
+    for model, label, margin in OFFLINE_TARGETS:
+        if model in summary:
+            theirs = summary[model]["unseen"]["pairwise_accuracy"]
+            floor = theirs["mean"] + margin
+            lines.append(f"- the GNN >= {label} + {margin:.2f}: {ours:.3f} against {floor:.3f}, "
+                         + ("met" if ours >= floor else f"**missed by {floor - ours:.3f}**")
+                         + f" (seed spread {max(gnn['std'], theirs['std']):.3f})")
+    return lines + [""]
 
 
 def offline_verdicts(summary: dict) -> list[str]:

@@ -148,6 +148,22 @@ def test_the_unseen_search_is_checked_against_each_target_of_issue_19():
     assert lines[4].endswith("(geometric mean over 3 runs): 0.862, met")
 
 
+def test_the_offline_benchmark_is_checked_against_issue_19s_margins_over_xgb_and_nomp():
+    row = lambda mean, std: {"unseen": {"pairwise_accuracy": {"mean": mean, "std": std}}}  # noqa: E731
+    lines = load("report").offline_target_lines({"gnn": row(0.70, 0.01), "xgb": row(0.66, 0.03),
+                                                 "gnn-nomp": row(0.67, 0.02)})
+    assert lines[2] == "- the GNN >= XGBModel's + 0.05: 0.700 against 0.710, **missed by 0.010** (seed spread 0.030)"
+    assert lines[3] == "- the GNN >= `gnn-nomp`'s + 0.02: 0.700 against 0.690, met (seed spread 0.020)"
+
+
+def test_an_ensemble_of_seeds_is_compared_with_its_single_seeds_unseen_pairwise():
+    recipe = {"seeds": [1, 2, 3], "ensemble": {"grouped-8x16": {"pairwise_accuracy": 0.74, "top1": 0.3}},
+              "summary": {"grouped-8x16": {"unseen": {"pairwise_accuracy": {"mean": 0.725, "std": 0.003}}}}}
+    assert load("report").ensemble_lines(recipe)[0] == (
+        "- `grouped-8x16`: the ensemble of its 3 seeds against one seed, unseen pairwise 0.740 vs 0.725 (+0.015, "
+        "better; seed spread 0.003)")
+
+
 def test_transfer_adds_arms_only_to_a_result_of_the_same_setup_and_machine():
     check = load("transfer").check_addable
     earlier = {"machine": {"cpu": "znver3"}, "seeds": [1, 2, 3], "shots": [0, 8]}

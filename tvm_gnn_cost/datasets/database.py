@@ -83,6 +83,25 @@ def drop_malformed_lines(directory: Path) -> int:
     return len(bad_workloads) + len(bad_records)
 
 
+def record_lines(task_dir: Path) -> list[tuple[list[float] | None, dict]] | None:
+    """(run seconds, target as JSON) of each record, in the order ``JSONDatabase`` returns them, read
+    without TVM; None if a line is not a well-formed record (open the database to repair it).
+
+    TVM keeps records in a multiset ordered by mean run time (no time counts as 1e10), which puts
+    equal times in insertion order: a stable sort by that mean.
+    """
+    parsed = []
+    for line in _lines(task_dir / RECORD_FILE):
+        try:
+            _, (_, run_secs, target, *_) = json.loads(line, parse_constant=_refuse_constant)
+        except (ValueError, TypeError):
+            return None
+        if not isinstance(target, dict) or not (run_secs is None or isinstance(run_secs, list)):
+            return None
+        parsed.append((run_secs, target))
+    return sorted(parsed, key=lambda row: sum(row[0]) / len(row[0]) if row[0] else 1e10)
+
+
 def _is_record_shaped(line: bytes) -> bool:
     """Whether a record line is strict JSON ``[int, value]``: TVM's reader segfaults on some other lines
     (``null``, ``{}``, ``[null, []]``, ``-Infinity``, text starting with ``+`` or ``-``) instead of raising."""

@@ -1,7 +1,9 @@
 """Loading datasets back: a dataset directory, a ``.tar.xz`` of one, or a store of such chunks.
 
 An archive is extracted once into the cache directory; :func:`load_dataset` returns each
-task's candidates and measured times, ready for feature extraction and training.
+task's candidates and measured times, ready for feature extraction and training. Times and
+target are read from the record lines directly; TVM's database, whose parse of every trace is
+most of a corpus's load time, is opened only when a task's records are used.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from ..files import cache_dir
 from ..nn import Sample, StageGraph, mean_seconds
-from .database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, task_database
+from .database import RECORD_FILE, TASK_FILE, WORKLOAD_FILE, record_lines, task_database
 
 if TYPE_CHECKING:
     from tvm.ir import IRModule
@@ -33,20 +35,35 @@ if TYPE_CHECKING:
 
 @dataclass
 class TaskRecords:
-    """The measured records of one task: ``seconds[i]`` is NaN where record ``i`` failed.
+    """The measured records of one task (the database in ``directory``): ``seconds[i]`` is NaN where record ``i`` failed.
 
-    ``caches`` are the data caches of the machine that measured them, where ``task.json`` recorded them.
+    Records are in the order TVM's ``JSONDatabase`` returns them (fastest first), the order every
+    cache of derived data (stage graphs) keeps. ``caches`` are the data caches of the machine that
+    measured them, where ``task.json`` recorded them.
     """
 
     name: str
     source: str
     weight: float
-    mod: IRModule
     target: Target
-    records: list[ms.database.TuningRecord]
     seconds: np.ndarray
+    directory: Path
     caches: dict[str, int] | None = None
     digest: str | None = None  # of the task's database files: what a cache of derived data is keyed by
+
+    @cached_property
+    def records(self) -> list[ms.database.TuningRecord]:
+        """The tuning records, as TVM's database reads them (on first use)."""
+        records = task_database(self.directory).get_all_tuning_records()
+        if len(records) != len(self.seconds):
+            raise ValueError(f"{self.directory}: TVM's database holds {len(records)} records, "
+                             f"its lines {len(self.seconds)}")
+        return records
+
+    @cached_property
+    def mod(self) -> IRModule:
+        """The task's workload (on first use)."""
+        return self.records[0].workload.mod
 
     @cached_property
     def candidates(self) -> list[ms.MeasureCandidate]:
@@ -148,24 +165,29 @@ def dataset_roots(path: Path) -> list[Path]:
 
 
 def _load_task(task_dir: Path) -> TaskRecords:
+    from tvm.target import Target
+
     info = json.loads((task_dir / TASK_FILE).read_text())
     digest = hashlib.sha256(b"".join((task_dir / f).read_bytes() for f in (WORKLOAD_FILE, RECORD_FILE))).hexdigest()
-    db = task_database(task_dir)
-    records = db.get_all_tuning_records()
-    if not records:
+    lines, records = record_lines(task_dir), None
+    if lines is None:  # a line TVM's reader must see (and repair) first
+        records = task_database(task_dir).get_all_tuning_records()
+        lines = [(r.run_secs, r.target) for r in records]
+    if not lines:
         raise ValueError(f"{task_dir}: the task's database holds no tuning record")
-    seconds = np.array([mean_seconds(r.run_secs) or np.nan for r in records], dtype=np.float64)
-    return TaskRecords(
+    task = TaskRecords(
         name=info["name"],
         source=info["source"],
         weight=float(info["weight"]),
-        mod=records[0].workload.mod,
-        target=records[0].target,
-        records=records,
-        seconds=seconds,
+        target=Target(lines[0][1]) if records is None else lines[0][1],
+        seconds=np.array([mean_seconds(run_secs) or np.nan for run_secs, _ in lines], dtype=np.float64),
+        directory=task_dir,
         caches=(info.get("machine") or {}).get("caches"),
         digest=digest,
     )
+    if records is not None:
+        task.records = records  # read already: the cached property keeps them
+    return task
 
 
 def open_dataset(path: Path) -> Path:

@@ -22,10 +22,10 @@ through one ``update``. Models:
 
 Forgetting: after fine-tuning, each pretrained GNN is also scored on tasks of the
 pretraining models ``train`` held out for validation (``val_models`` in the history JSON
-beside the weights; ``--probe-tasks`` of them with at least 8 valid records, spread evenly
-over their names, since the probe runs after every fine-tuning); the change from the pretrained weights'
-score there is what fine-tuning on one task cost them (``forgetting`` in the JSON: the
-change in pairwise accuracy, negative when they forgot).
+beside the weights; ``--probe-tasks`` of those validation scored, spread evenly over their
+names, since the probe runs after every fine-tuning); the change from the pretrained
+weights' score there is what fine-tuning on one task cost them (``forgetting`` in the JSON:
+the change in pairwise accuracy, negative when they forgot).
 
 Results go to benchmarks/results/transfer.json and transfer.png.
 
@@ -63,6 +63,7 @@ from tvm_gnn_cost.evaluation import (
 from tvm_gnn_cost.files import write_json
 from tvm_gnn_cost.nn import DEFAULT_WEIGHTS, GNNLearner, Sample
 from tvm_gnn_cost.plots import plot_shot_curves
+from tvm_gnn_cost.pretraining import PretrainConfig
 from tvm_gnn_cost.provenance import results_header
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"{history}: missing; the history JSON `train` writes beside the weights names the models it "
                          "held out (the forgetting probe, kept out of XGBModel's pretraining and the replay)")
     val_models = set(json.loads(history.read_text())["val_models"])
-    held_out = [t for t in pretraining if t.source in val_models and np.isfinite(t.seconds).sum() >= 8]
+    scored = PretrainConfig().val_min_records  # as validation scored them
+    held_out = [t for t in pretraining if t.source in val_models and np.isfinite(t.seconds).sum() >= scored]
     probe = held_out[::max(1, len(held_out) // args.probe_tasks)][:args.probe_tasks]
     trained_on = [t for t in pretraining if t.source not in val_models]
     print(f"{len(pretraining)} pretraining tasks, {len(unseen)} unseen tasks "

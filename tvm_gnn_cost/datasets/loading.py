@@ -179,7 +179,7 @@ def _load_task(task_dir: Path) -> TaskRecords:
         name=info["name"],
         source=info["source"],
         weight=float(info["weight"]),
-        target=Target(lines[0][1]) if records is None else lines[0][1],
+        target=Target(lines[0][1]) if records is None else records[0].target,
         seconds=np.array([mean_seconds(run_secs) or np.nan for run_secs, _ in lines], dtype=np.float64),
         directory=task_dir,
         caches=(info.get("machine") or {}).get("caches"),

@@ -3,9 +3,9 @@
 Every variant pretrains through ``pretraining.pretrain`` (what ``tvm-gnn-cost train`` and
 ``make weights`` run) on the whole corpus, with ``PretrainConfig()``'s schedule and
 validation rule (whole held-out models, tasks of at least 8 valid records, at least 40 such
-tasks), and differs from ``ranknet`` (the recipe of the weights shipped before this
-benchmark) in one thing: the ranking loss, the batch shape, regularisation, width, or
-message passing. Each is scored on the validation models at its kept epoch (what picks the
+tasks), and differs from ``--base`` (default ``ranknet``, the recipe of the weights shipped
+before this benchmark) in one thing: the ranking loss, the batch shape, regularisation,
+width, or message passing; ``--base grouped-8x16`` changes things of today's recipe. Each is scored on the validation models at its kept epoch (what picks the
 default) and zero-shot on every record of the transfer benchmark's unseen models (Inception
 v1, VGG-19, ZFNet-512). TVM's XGBModel fed the same training records is the reference.
 
@@ -69,13 +69,15 @@ TOP1_FAILED_PICK = "slowest valid"
 GROUPS = {"validation": "held-out models (validation)", "unseen": "unseen models, zero-shot"}
 
 
-def gnn_run(name: str, tasks: list[TaskRecords], features: Features, unseen: list[TaskRecords],
+def gnn_run(name: str, base: str, tasks: list[TaskRecords], features: Features, unseen: list[TaskRecords],
             config: PretrainConfig) -> tuple[dict, Predictor]:
-    """One variant pretrained on ``tasks``: its validation metrics at the kept epoch, zero-shot ones on
-    ``unseen``, and its predictor (for the ensemble of seeds)."""
+    """One variant, ``base``'s network with its own change, pretrained on ``tasks``: its validation
+    metrics at the kept epoch, zero-shot ones on ``unseen``, and its predictor (for the ensemble of seeds).
+
+    ``config.recipe`` is ``base``'s already."""
     model_fields, recipe_fields = VARIANTS[name]
     learner, result = pretrain(tasks, features.graphs, replace(config, recipe=replace(config.recipe, **recipe_fields)),
-                               model_config=GNNConfig(**model_fields))
+                               model_config=GNNConfig(**{**VARIANTS[base][0], **model_fields}))
     best = result.history[result.best_epoch - 1]
     predict = learner_predictor(learner, features.graphs)
     return {
@@ -108,8 +110,8 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def check_addable(earlier: dict, records: int, seeds: list[int], config: PretrainConfig) -> None:
-    """Refuse to add variants to a result of another corpus, seeds, schedule, base recipe or top-1 rule.
+def check_addable(earlier: dict, records: int, seeds: list[int], config: PretrainConfig, base: str) -> None:
+    """Refuse to add variants to a result of another corpus, seeds, schedule, base variant or top-1 rule.
 
     A recipe knob added since the result was written counts as equal at its default (it changed nothing then).
     """
@@ -117,9 +119,10 @@ def check_addable(earlier: dict, records: int, seeds: list[int], config: Pretrai
     default = asdict(TrainConfig())
     stored["recipe"] = {k: v for k, v in stored["recipe"].items()
                         if k in earlier["pretrain_config"]["recipe"] or v != default[k]}
-    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": stored, "top1_failed_pick": TOP1_FAILED_PICK}
+    mine = {"corpus_records": records, "seeds": seeds, "pretrain_config": stored, "top1_failed_pick": TOP1_FAILED_PICK,
+            "base": base}
     for key, value in mine.items():
-        if earlier.get(key) != value:
+        if earlier.get(key, "ranknet" if key == "base" else None) != value:  # results before --base: ranknet
             raise SystemExit(f"--add: the result holds {key}={earlier.get(key)}, this run {value}; run without --add")
 
 
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unseen", type=Path, default=UNSEEN)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--base", default="ranknet", choices=list(VARIANTS),
+                        help="the variant every other changes one thing of")
     parser.add_argument("--min-records", type=int, default=8, help="valid records an unseen task needs to count")
     parser.add_argument("--epochs", type=int, default=PretrainConfig().epochs)
     parser.add_argument("--quick", action="store_true",
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "seeds and epochs) instead of starting a new one")
     args = parser.parse_args(argv)
     config = PretrainConfig(epochs=args.epochs, patience=min(PretrainConfig().patience, args.epochs),
-                            recipe=TrainConfig(**BASE_RECIPE))  # what every variant changes one thing of
+                            recipe=TrainConfig(**{**BASE_RECIPE, **VARIANTS[args.base][1]}))
     if args.quick:
         args.seeds = args.seeds[:1]
         config = replace(config, epochs=3, patience=3, val_min_tasks=0, val_min_records=2)
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{len(corpus)} pretraining tasks ({records} records), {len(unseen)} unseen "
           f"tasks; stage graphs in {time.perf_counter() - start:.0f} s")
     if earlier is not None:
-        check_addable(earlier, records, args.seeds, config)
+        check_addable(earlier, records, args.seeds, config, args.base)
 
     runs, members = [], {name: [] for name in args.variants}
     for n, seed in enumerate(args.seeds):
@@ -162,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         run: dict = {"seed": seed, "val_models": sorted({t.source for t in split_tasks(corpus, seeded)[1]}),
                      "variants": {} if earlier is None else earlier["runs"][n]["variants"]}
         for name in args.variants:
-            run["variants"][name], predict = gnn_run(name, corpus, features, unseen, seeded)
+            run["variants"][name], predict = gnn_run(name, args.base, corpus, features, unseen, seeded)
             members[name].append(predict)
         if earlier is None:
             run["variants"]["xgb"] = xgb_run(corpus, features, unseen, seeded)
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
         "unseen": os.path.relpath(args.unseen, ROOT),
         "unseen_tasks": [t.name for t in unseen],
         "seeds": args.seeds,
+        "base": args.base,
         "pretrain_config": asdict(config),
         "variants": {name: {"model": VARIANTS[name][0], "recipe": VARIANTS[name][1]} for name in gnns},
         "top1_failed_pick": TOP1_FAILED_PICK,

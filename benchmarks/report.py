@@ -650,8 +650,9 @@ RECIPE_RUNS = {
     "recipe_mp": ("python benchmarks/recipe.py --pretraining <recipe.json's chunks> --variants ranknet nomp layers-4 "
                   "stage-readout --out benchmarks/results/recipe_mp.json",
                   "Does message passing earn its keep? (depth, readout)"),
-    "recipe_corpus": ("python benchmarks/recipe.py --variants grouped-8x16 --out benchmarks/results/recipe_corpus.json",
-                      "The shipped recipe on the whole corpus, and an ensemble of its seeds"),
+    "recipe_corpus": ("python benchmarks/recipe.py --base grouped-8x16 --variants grouped-8x16 nomp "
+                      "--out benchmarks/results/recipe_corpus.json",
+                      "The shipped recipe on the whole corpus: message passing, and an ensemble of its seeds"),
 }
 
 
@@ -664,7 +665,8 @@ def recipe_section(recipe: dict, plot: str, *, name: str = "recipe", command: st
         "",
         f"`{command}` -> `benchmarks/results/{name}.json` ({machine_line(recipe)}). Each variant "
         f"pretrains on the corpus the JSON names ({recipe['corpus_tasks']} tasks, {recipe['corpus_records']} records) "
-        "with `PretrainConfig()`'s schedule and changes one thing from `ranknet`; validation is whole held-out models "
+        f"with `PretrainConfig()`'s schedule and changes one thing from `{recipe.get('base', 'ranknet')}`; validation "
+        "is whole held-out models "
         "(tasks of at least 8 valid records), unseen is every record of the "
         f"{len(recipe['unseen_tasks'])} unseen-model tasks, zero-shot. XGBModel is fed the same training records. "
         f"Mean ± sd over seeds {recipe['seeds']}. Best by validation pairwise: `{recipe['chosen']}`."
@@ -685,7 +687,8 @@ def recipe_section(recipe: dict, plot: str, *, name: str = "recipe", command: st
     for variant, metrics in recipe.get("ensemble", {}).items():
         lines.append(f"| `{variant}`, ensemble of {seeds} seeds | - | - | {metrics['pairwise_accuracy']:.3f} | "
                      f"{metrics['top1']:.3f} | - | - |")
-    return lines + ["", *ensemble_lines(recipe), *message_passing_lines(summary), f"![training recipes]({plot})", ""]
+    return lines + ["", *ensemble_lines(recipe), *message_passing_lines(summary, recipe.get("base", "ranknet")),
+                    f"![training recipes]({plot})", ""]
 
 
 def ensemble_lines(recipe: dict) -> list[str]:
@@ -701,12 +704,13 @@ def ensemble_lines(recipe: dict) -> list[str]:
     return lines + [""] if lines else []
 
 
-def message_passing_lines(summary: dict) -> list[str]:
-    """Each variant with edges against ``nomp`` on pairwise accuracy, a gap within the seed spread a tie."""
+def message_passing_lines(summary: dict, base: str = "ranknet") -> list[str]:
+    """Each variant with edges (``base``, more layers, the stage readout) against ``nomp`` (``base`` without
+    them) on pairwise accuracy, a gap within the seed spread a tie."""
     if "nomp" not in summary:
         return []
     lines = []
-    for variant in (v for v in ("ranknet", "layers-4", "stage-readout") if v in summary):
+    for variant in (v for v in (base, "layers-4", "stage-readout") if v in summary):
         parts = []
         for group in ("validation", "unseen"):
             ours, theirs = summary[variant][group]["pairwise_accuracy"], summary["nomp"][group]["pairwise_accuracy"]

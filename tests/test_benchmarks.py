@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,16 @@ def test_an_ensemble_of_seeds_is_compared_with_its_single_seeds_unseen_pairwise(
     assert load("report").ensemble_lines(recipe)[0] == (
         "- `grouped-8x16`: the ensemble of its 3 seeds against one seed, unseen pairwise 0.740 vs 0.725 (+0.015, "
         "better; seed spread 0.003)")
+
+
+def test_recipe_variants_join_only_a_result_of_the_same_base_variant():
+    recipe = load("recipe")
+    config = recipe.PretrainConfig(recipe=recipe.TrainConfig(**recipe.BASE_RECIPE))
+    earlier = {"corpus_records": 10, "seeds": [1], "top1_failed_pick": recipe.TOP1_FAILED_PICK,
+               "pretrain_config": json.loads(json.dumps(asdict(config)))}  # written before --base: ranknet
+    recipe.check_addable(earlier, 10, [1], config, "ranknet")
+    with pytest.raises(SystemExit, match="base"):
+        recipe.check_addable(earlier, 10, [1], config, "nomp")
 
 
 def test_transfer_adds_arms_only_to_a_result_of_the_same_setup_and_machine():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tvm_gnn_cost.nn import TrainConfig
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 pytestmark = pytest.mark.slow
@@ -147,6 +149,16 @@ def test_the_unseen_search_is_checked_against_each_target_of_issue_19():
     assert lines[2] == "- a: final best / XGBModel's <= 1.00: 0.900, met"
     assert lines[3] == "- b: final best / XGBModel's <= 1.00: 1.250, **missed by 0.250**"
     assert lines[4].endswith("(geometric mean over 3 runs): 0.862, met")
+
+
+def test_the_unseen_search_judges_the_arm_that_tunes_as_todays_default():
+    report = load("report")
+    default = f"gnn:residual_from={TrainConfig().residual_from}"
+    assert report.unseen_default_arm(["gnn", "xgb"]) == "gnn"
+    assert report.unseen_default_arm(["gnn", default, "xgb"]) == default
+    run = {"best_over_xgb_mean": 1.2, "best_at_64_over_xgb_at_64": [1.0]}
+    lines = report.unseen_search_targets({"a": {"gnn": run, default: {**run, "best_over_xgb_mean": 0.95}}}, default)
+    assert lines[0].endswith(f"(the default, `{default}`):") and lines[2].endswith("0.950, met")
 
 
 def test_the_offline_benchmark_is_checked_against_issue_19s_margins_over_xgb_and_nomp():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import tracemalloc
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -34,9 +35,10 @@ def pairwise_accuracy(scores: np.ndarray, seconds: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def trained(measured_gemm):
-    """A model updated on the first 64 measured candidates; the last 32 are held out."""
+    """A model updated on the first 64 measured candidates, the last 32 held out; with the residual
+    booster from 64 on, so its scores go through the booster's correction too."""
     context, candidates, results, _ = measured_gemm
-    model = GNNCostModel(pretrained=False, seed=0)
+    model = GNNCostModel(pretrained=False, seed=0, train_config=TrainConfig(residual_from=64))
     model.update(context, candidates[:32], results[:32])
     model.update(context, candidates[32:64], results[32:64])
     return model
@@ -80,6 +82,7 @@ def test_the_shipped_weights_are_small_documented_and_load_as_weights_only():
     assert "tvm-gnn-cost train" in card and "rocketlake" in card  # how to reproduce, and where it was measured
     payload = load_checkpoint(DEFAULT_WEIGHTS)  # torch.load(weights_only=True) after a CRC check
     assert payload["format_version"] == FORMAT_VERSION and payload["target_kinds"] == ["llvm"]
+    assert payload["train_config"] == asdict(TrainConfig())  # the plug-in tunes as `make weights` would ship
 
 
 def test_another_architecture_must_start_from_scratch():
@@ -109,7 +112,7 @@ def test_update_then_predict_ranks_held_out_candidates(trained, measured_gemm):
     assert scores.dtype == np.float64 and scores.shape == (32,) and np.all(np.isfinite(scores))
     # what EvolutionarySearch draws parents by: non-negative throughput ratios, in the model's order
     assert np.all(scores > 0) and scores.max() == 1.0
-    assert trained.learner.residual is not None  # 64 measurements: the default fits the residual booster too
+    assert trained.learner.residual is not None  # 64 measurements: the booster is fitted
     predicted = trained.learner.log_throughput(trained.graphs(context, candidates[64:]))
     np.testing.assert_array_equal(np.argsort(scores, kind="stable"), np.argsort(predicted, kind="stable"))
     ok = np.isfinite(seconds[64:])

@@ -363,7 +363,8 @@ def sweep_section(sweep: dict, plot: str) -> list[str]:
         means = [float(np.mean(r)) for r in per_task if r]
         overall = geomean(means)
         wall = geomean([float(np.mean(r)) for t in tasks if (r := _paired(runs[t], arm, stock, "wall_seconds"))])
-        cells = [f"{np.mean(r):.3f} ± {np.std(r, ddof=1) if len(r) > 1 else 0:.3f}" if r else "n/a" for r in per_task]
+        cells = [f"{np.mean(r):.3f}" + (f" ± {np.std(r, ddof=1):.3f}" if len(r) > 1 else " (1 seed)") if r else "n/a"
+                 for r in per_task]
         lines.append(f"| `{arm}` | " + " | ".join(cells) + f" | {fmt(overall)} | {fmt(wall, 2)} |")
         if overall is not None and (stock not in best or overall < best[stock][0]):
             best[stock] = (overall, arm)

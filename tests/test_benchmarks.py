@@ -254,10 +254,12 @@ def test_the_sweep_section_compares_each_knob_with_its_own_models_stock_setting(
              "versions": {"apache-tvm": "0.27", "torch": "2", "xgboost-cpu": "3"}, "trials_per_run": 128,
              "seeds": [1, 2], "runs": {"conv.a": {
                  "xgb": [run(1, 2.0), run(2, 4.0)], "xgb:population=128": [run(1, 1.0), run(2, 2.0, 5.0)],
-                 "gnn": [run(1, 1.0), run(2, 1.0)], "gnn:eps_greedy=0.0": [run(1, 2.0), run(2, 1.0)]}}}
+                 "gnn": [run(1, 1.0), run(2, 1.0)], "gnn:eps_greedy=0.0": [run(1, 2.0), run(2, 1.0)],
+                 "gnn:population=128": [run(1, 2.0)]}}}
     lines = report.sweep_section(sweep, "sweep.png")
     assert "| `xgb:population=128` | 0.500 ± 0.000 | 0.500 | 0.75 |" in lines
     assert "| `gnn:eps_greedy=0.0` | 1.500 ± 0.707 | 1.500 | 1.00 |" in lines
+    assert "| `gnn:population=128` | 2.000 (1 seed) | 2.000 | 1.00 |" in lines  # no spread from one run
     assert any(line.startswith("- Best setting with `xgb`: `xgb:population=128`") for line in lines)
     assert any("`gnn`: `gnn` " in line and "no knob beats the default" in line for line in lines)
 

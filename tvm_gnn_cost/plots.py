@@ -85,25 +85,35 @@ def plot_seed_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]
                      title: str = "") -> None:
     """A panel per task: median best latency over seeds against trials, a line per model, min-max band.
 
-    ``curves[task][model]`` holds one best-so-far curve (seconds) per seed.
+    ``curves[task][model]`` holds one best-so-far curve (seconds) per seed. A model keeps its colour
+    in every panel; with more models than a panel's legend can hold, one legend stands beside them.
     """
     import numpy as np
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.8), squeeze=False)
+    models = list(dict.fromkeys(m for by_model in curves.values() for m in by_model))
+    colours = dict(zip(models, plt.get_cmap("tab20" if len(models) > 10 else "tab10").colors))
+    shared_legend = len(models) > 8
+    fig, axes = plt.subplots(1, len(curves) + shared_legend, figsize=(5 * len(curves) + 3 * shared_legend, 3.8),
+                             squeeze=False)
     for ax, (task, by_model) in zip(axes[0], curves.items()):
         for model, runs in by_model.items():
             length = min(len(c) for c in runs)
             ms = np.array([np.asarray(c[:length], dtype=float) for c in runs]) * 1e3
             x = np.arange(1, length + 1)
-            ax.plot(x, np.median(ms, axis=0), label=f"{model} (median of {len(runs)})")
-            ax.fill_between(x, ms.min(axis=0), ms.max(axis=0), alpha=0.2)
+            ax.plot(x, np.median(ms, axis=0), color=colours[model], label=f"{model} (median of {len(runs)})")
+            ax.fill_between(x, ms.min(axis=0), ms.max(axis=0), color=colours[model], alpha=0.2)
         ax.set_yscale("log")
         ax.set_title(task if len(task) < 40 else task[:37] + "...", fontsize=9)
         ax.set_xlabel("trials")
         ax.set_ylabel("best latency (ms)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        if not shared_legend:
+            ax.legend(fontsize=7)
+    if shared_legend:
+        handles = {label: line for ax in axes[0][:-1] for line, label in zip(*ax.get_legend_handles_labels())}
+        axes[0][-1].axis("off")
+        axes[0][-1].legend(handles.values(), handles.keys(), loc="center left", fontsize=7)
     _save(fig, path, title)
 
 

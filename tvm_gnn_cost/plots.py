@@ -92,7 +92,8 @@ def plot_seed_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]
 
     plt = _pyplot()
     models = list(dict.fromkeys(m for by_model in curves.values() for m in by_model))
-    colours = dict(zip(models, plt.get_cmap("tab20" if len(models) > 10 else "tab10").colors))
+    palette = plt.get_cmap("tab20" if len(models) > 10 else "tab10").colors
+    colours = {model: palette[i % len(palette)] for i, model in enumerate(models)}
     shared_legend = len(models) > 8
     fig, axes = plt.subplots(1, len(curves) + shared_legend, figsize=(5 * len(curves) + 3 * shared_legend, 3.8),
                              squeeze=False)

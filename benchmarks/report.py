@@ -368,8 +368,7 @@ def sweep_section(sweep: dict, plot: str) -> list[str]:
         stock = arm.partition(":")[0]
         per_task = [_paired(judged[t], arm, stock, "best_seconds") for t in tasks]
         overall = geomean([float(np.mean(r)) for r in per_task if r])
-        tuned = geomean([float(np.mean(r)) for t in tasks if (r := _paired(runs[t], arm, stock, "best_seconds"))])
-        wall = geomean([float(np.mean(r)) for t in tasks if (r := _paired(runs[t], arm, stock, "wall_seconds"))])
+        tuned, wall = (_paired_geomean(runs, arm, stock, key) for key in ("best_seconds", "wall_seconds"))
         cells = [f"{np.mean(r):.3f}" + (f" ± {np.std(r, ddof=1):.3f}" if len(r) > 1 else " (1 seed)") if r else "n/a"
                  for r in per_task]
         lines.append(f"| `{arm}` | " + " | ".join(cells) + f" | {fmt(overall)} | {fmt(tuned)} | {fmt(wall, 2)} |")
@@ -379,6 +378,11 @@ def sweep_section(sweep: dict, plot: str) -> list[str]:
     lines += [f"- Best setting with `{stock}`: `{arm}` (geometric mean {ratio:.3f} of its stock runs' final best"
               + ("; no knob beats the default)." if arm == stock else ").") for stock, (ratio, arm) in best.items()]
     return lines + [""]
+
+
+def _paired_geomean(runs: dict, arm: str, base: str, key: str) -> float | None:
+    """Geometric mean over tasks of ``arm``'s mean ``key`` over ``base``'s (:func:`_paired`)."""
+    return geomean([float(np.mean(r)) for by_arm in runs.values() if (r := _paired(by_arm, arm, base, key))])
 
 
 def _paired(by_arm: dict, arm: str, base: str, key: str) -> list[float]:

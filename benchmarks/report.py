@@ -349,7 +349,7 @@ def sweep_section(sweep: dict, plot: str) -> list[str]:
     runs, seeds = sweep["runs"], sweep["seeds"]
     again = (sweep.get("remeasured") or {}).get("runs")
     judged = {t: {arm: [{"seed": r["seed"], "best_seconds": r["median_seconds"]} for r in rs]
-                  for arm, rs in again[t].items()} for t in runs} if again else runs
+                  for arm, rs in again.get(t, {}).items()} for t in runs} if again else runs
     tasks = list(runs)
     arms = list(next(iter(runs.values())))
     basis = (f"final best re-measured together in {sweep['remeasured']['rounds']} interleaved rounds (median)"

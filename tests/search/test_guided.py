@@ -107,3 +107,18 @@ def test_guided_search_tunes_within_budget_never_twice_and_resumes(tmp_path):
     assert spreads[0].max() == 0 and max(s.max() for s in spreads[1:]) > 0  # unsure once it has measured
     assert len(spreads[1]) > len(spreads[0])  # each round's pool scored again after a refinement generation
     assert model.faults == {}
+
+
+def test_guided_search_proposes_the_same_candidates_from_one_seed_on_any_number_of_threads():
+    proposals = []
+    for threads in (1, 2, 2):
+        strategy = GuidedSearch()
+        context = ms.TuneContext(get_workload("gemm-128"), target=host_target(2), space_generator="post-order-apply",
+                                 search_strategy=strategy, num_threads=threads, rand_state=7)
+        context.pre_tuning(64, 16, context.generate_design_space(), ms.database.MemoryDatabase())
+        first = strategy.generate_measure_candidates()  # no records yet: design-space samples, scored at random
+        seen = {tvm_ffi.structural_hash(c.sch.mod) for c in first}
+        wide = strategy._propose([c.sch.trace for c in first[:4]], 32, seen, wide=True)  # mutations and samples
+        proposals.append([tvm_ffi.structural_hash(c.sch.mod) for c in first + wide])
+    assert proposals[0] == proposals[1] == proposals[2]
+    assert len(set(proposals[0])) == 16 + 32  # none proposed twice

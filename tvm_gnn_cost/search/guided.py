@@ -12,13 +12,16 @@ candidate) it ranks by the cost model's scores alone.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
+from tvm.ir import IRModule
 from tvm.ir.utils import derived_object
 from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
@@ -149,6 +152,7 @@ class GuidedSearch(PySearchStrategy):
         self.mutator_probs = np.array([float(probs[m]) for m in self.mutators])
         self.mutator_probs = self.mutator_probs / self.mutator_probs.sum() if self.mutators else self.mutator_probs
         self.rng = np.random.default_rng(int(context.rand_state) & 0x7FFFFFFF)
+        self.modules = [copy.deepcopy(context.mod) for _ in range(max(1, int(context.num_threads)))]
 
     def pre_tuning(self, max_trials: int, num_trials_per_iter: int, design_spaces: list, database: Any = None,
                    cost_model: Any = None) -> None:
@@ -213,31 +217,35 @@ class GuidedSearch(PySearchStrategy):
 
     def _propose(self, parents: list[Trace], count: int, seen: set[int], *,
                  wide: bool = False) -> list[ms.MeasureCandidate]:
-        """``count`` candidates not in ``seen`` (to which their keys are added): one-step mutations
+        """``count`` candidates not in ``seen`` (to which their hashes are added): one-step mutations
         of ``parents`` (with ``wide``, half of them 1-3-step mutations and half fresh design-space
-        samples) or, without parents, samples only."""
-        import tvm_ffi
-
-        pool: dict[int, Schedule] = {}
+        samples) or, without parents, samples only. Drawn in batches replayed on the context's threads."""
+        pool: list[Schedule] = []
         failures = 0
         while len(pool) < count and failures < self.max_failures:
-            if parents and (not wide or self.rng.random() < 0.5):
-                parent = parents[int(self.rng.integers(len(parents)))]
-                sch = self._mutate(parent, steps=int(self.rng.integers(1, 4)) if wide else 1)
-            else:
-                sch = self._replay(Trace(self.spaces[int(self.rng.integers(len(self.spaces)))].insts, {}))
-            key = None if sch is None else tvm_ffi.structural_hash(sch.mod)
-            self.skipped += key in self.measured
-            if key is None or key in seen:
-                failures += 1
-                continue
-            seen.add(key)
-            pool[key] = sch
+            jobs = [self._job(parents, wide) for _ in range(count - len(pool))]
+            for sch, key in self._replay_all(jobs):
+                self.skipped += key in self.measured
+                if sch is None or key in seen:
+                    failures += 1
+                    continue
+                seen.add(key)
+                pool.append(sch)
         return [ms.MeasureCandidate(s, ms.arg_info.ArgInfo.from_entry_func(s.mod, remove_preproc=True))
-                for s in pool.values()]
+                for s in pool]
 
-    def _mutate(self, trace: Trace, steps: int) -> Schedule | None:
-        """``trace`` with ``steps`` decisions changed by the space's mutators, replayed (None on failure).
+    def _job(self, parents: list[Trace], wide: bool) -> tuple[Trace | None, int]:
+        """One candidate to replay, drawn as :meth:`_propose` says, and the seed of its replay
+        (drawn here, so a run repeats from its seed whichever thread replays it)."""
+        if parents and (not wide or self.rng.random() < 0.5):
+            parent = parents[int(self.rng.integers(len(parents)))]
+            trace = self._mutate(parent, steps=int(self.rng.integers(1, 4)) if wide else 1)
+        else:
+            trace = Trace(self.spaces[int(self.rng.integers(len(self.spaces)))].insts, {})
+        return trace, int(self.rng.integers(1, 2**31 - 1))
+
+    def _mutate(self, trace: Trace, steps: int) -> Trace | None:
+        """``trace`` with ``steps`` decisions changed by the space's mutators (None without mutators).
 
         Each mutator draws from a seed of this search's generator, so a run repeats from its seed
         (``Mutator.apply`` alone seeds from the device's random source)."""
@@ -251,18 +259,35 @@ class GuidedSearch(PySearchStrategy):
                 trace = _ffi_api.MutatorApply(mutator, trace, int(self.rng.integers(1, 2**31 - 1))) or trace
             except Exception:  # noqa: BLE001 - a mutation the trace cannot take: keep the trace as it is
                 continue
-        return self._replay(trace)
+        return trace
 
-    def _replay(self, trace: Trace) -> Schedule | None:
-        """A schedule of the task from ``trace`` (decisions it lacks are sampled) and the postprocessors."""
-        sch = Schedule(self.context.mod, seed=int(self.rng.integers(1, 2**31 - 1)), debug_mask=0,
-                       error_render_level="none")  # TVM's checks stay on, as in the evolutionary search
+    def _replay_all(self, jobs: list[tuple[Trace | None, int]]) -> list[tuple[Schedule | None, int | None]]:
+        """Each job replayed (:meth:`_replay`) with its schedule's structural hash, in job order.
+
+        Thread ``i`` replays every ``len(self.modules)``-th job on its own copy of the task, as
+        MetaSchedule's evolutionary search does; TVM's calls release the GIL, so they overlap."""
+        threads = len(self.modules)
+        with ThreadPoolExecutor(threads) as executor:
+            parts = list(executor.map(lambda i: [self._replay(self.modules[i], *job) for job in jobs[i::threads]],
+                                      range(threads)))
+        return [parts[i % threads][i // threads] for i in range(len(jobs))]
+
+    def _replay(self, mod: IRModule, trace: Trace | None, seed: int) -> tuple[Schedule | None, int | None]:
+        """A schedule of ``mod`` from ``trace`` (decisions it lacks are sampled from ``seed``) and
+        the postprocessors, and its structural hash ((None, None) on failure)."""
+        import tvm_ffi
+
+        if trace is None:
+            return None, None
+        sch = Schedule(mod, seed=seed, debug_mask=0, error_render_level="none")  # TVM's checks stay on
         try:
             trace.apply_to_schedule(sch, remove_postproc=True)
         except Exception:  # noqa: BLE001 - a sampled decision the task cannot take: try another
-            return None
+            return None, None
         sch.enter_postproc()
-        return sch if all(p.apply(sch) for p in self.postprocs) else None
+        if not all(p.apply(sch) for p in self.postprocs):
+            return None, None
+        return sch, tvm_ffi.structural_hash(sch.mod)
 
     def _score(self, candidates: list[ms.MeasureCandidate]) -> tuple[np.ndarray, np.ndarray]:
         """The cost model's scores (random without one) and ``spread``'s (zeros without it)."""

@@ -239,7 +239,7 @@ def search_table(summary: dict) -> list[str]:
     for task, by_model in summary.items():
         for model, s in by_model.items():
             best = ", ".join("failed" if b is None else f"{b * 1e6:.0f}" for b in s["best_seconds"])
-            reach = ", ".join("never" if r is None else str(r) for r in s["trials_to_xgb_best"])
+            reach = ", ".join(trial_count(r) for r in s["trials_to_xgb_best"])
             median = s["trials_to_xgb_best_median"]
             lines.append(
                 f"| {task} | {model} | {best} | {fmt(s['best_over_xgb_mean'])} ± {fmt(s['best_over_xgb_std'])} | "
@@ -337,6 +337,11 @@ def guided_pilot_section(search: dict, plot: str) -> list[str]:
 
 
 #: Issue #20's targets for GuidedSearch with the GNN: (label, statistic, bound it must not exceed).
+THREADS_NOTE = ("GuidedSearch again after its proposal moved onto the tuning context's threads (the same "
+                "candidates from a seed on any number of threads), to re-measure its share of "
+                "wall time. Its `xgb` runs are the ones above, copied into this file before `--resume` ran `gnn@guided` "
+                "anew, so the curves' ratios pair runs made hours apart on one machine; the final bests of both were "
+                "re-measured together, interleaved.")
 GUIDED_TARGETS = (("trials to XGBModel's final best, median task", "reach", 128),
                   ("best after 64 trials / XGBModel's after 64, geometric mean", "at_64", 0.85),
                   ("re-measured final best / XGBModel's, geometric mean", "final", 0.95),
@@ -391,8 +396,12 @@ def _paired(by_arm: dict, arm: str, base: str, key: str) -> list[float]:
     return [r[key] / theirs[r["seed"]] for r in by_arm.get(arm, []) if r[key] and theirs.get(r["seed"])]
 
 
-def guided_section(search: dict, plot: str) -> list[str]:
-    """Issue #20's benchmark: both strategies with both models, against its targets for GuidedSearch + GNN."""
+def guided_section(search: dict, plot: str, *, name: str = "search_guided",
+                   title: str = "Guided search against the stock search", note: str = "") -> list[str]:
+    """Issue #20's benchmark: both strategies with both models, against its targets for GuidedSearch + GNN.
+
+    ``name`` is the result's file stem (another one adds its ``--out`` to the command shown), ``note`` a
+    sentence on how this result differs from the benchmark's own."""
     summary, trials = search["summary"], search["trials_per_run"]
     arms = list(dict.fromkeys(arm for by_arm in summary.values() for arm in by_arm))
     stats = {arm: guided_stats(summary, arm) for arm in arms}
@@ -401,8 +410,11 @@ def guided_section(search: dict, plot: str) -> list[str]:
              else "not re-measured yet (that happens once every planned run is done)")
     tasks = ", ".join(t.split(".")[0] + (" (in the pretraining data)" if info.get("in_pretraining_data") else "")
                       for t, info in search["tasks"].items())
-    lines = ["## Guided search against the stock search", "",
-             f"`python benchmarks/search.py --guided` -> `benchmarks/results/search_guided.json` "
+    out = f"benchmarks/results/{name}.json"
+    command = "python benchmarks/search.py --guided" + (f" --models {' '.join(arms)} --out {out}"
+                                                        if name != "search_guided" else "")
+    lines = [f"## {title}", "", *([note, ""] if note else []),
+             f"`{command}` -> `{out}` "
              f"({machine_line(search)}): {', '.join(f'`{a}`' for a in arms)} on {tasks}, "
              f"{trials} trials in rounds of {search.get('trials_per_iter', 32)}, seeds {search['seeds']}, same "
              f"builder, runner and target; every measurement counts against the budget. Final bests {again}. "
@@ -414,7 +426,7 @@ def guided_section(search: dict, plot: str) -> list[str]:
              "(median task) | search share | wall / XGBModel's |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for arm, st in stats.items():
-        reach = "never" if st["reach"] is None else f"{st['reach']:.0f}"
+        reach = trial_count(st["reach"])
         share = "n/a" if st["share"] is None else f"{st['share']:.1%}"
         lines.append(f"| `{arm}` | {fmt(st['final'])} | {fmt(st['at_64'])} | {fmt(st['at_128'])} | {reach} | "
                      f"{share} | {fmt(st['wall'], 2)} |")
@@ -432,12 +444,34 @@ def guided_section(search: dict, plot: str) -> list[str]:
                       if (s.get("gnn@guided", {}).get("remeasured_over_xgb_mean") or 0) > 1]
             lines.append("- `gnn@guided` loses to XGBModel (re-measured final best, mean over seeds) on: "
                          + (", ".join(losses) if losses else "no task") + ".")
+            lines += stock_gnn_line(summary)
     failed = {arm: n for arm in arms if (n := sum(s[arm]["runs_without_valid_best"] for s in summary.values()
                                                   if arm in s and "runs_without_valid_best" in s[arm]))}
     if failed:
         lines.append("- Runs that found no valid schedule (left out of the ratios, so they flatter their arm): "
                      + ", ".join(f"`{arm}` {n}" for arm, n in failed.items()) + ".")
     return lines + [""]
+
+
+def trial_count(value: float | None) -> str:
+    """A trial count, or "never" where the best was never reached."""
+    return "never" if value is None else f"{value:.0f}"
+
+
+def stock_gnn_line(summary: dict) -> list[str]:
+    """GuidedSearch against the stock search with the same GNN, per task: where the strategy, not the
+    model, loses (re-measured final best over XGBModel's, mean over seeds, and trials to XGBModel's best)."""
+    both = {t.split(".")[0]: (s["gnn@guided"], s["gnn"]) for t, s in summary.items()
+            if "gnn" in s and s.get("gnn@guided", {}).get("remeasured_over_xgb_mean")}
+    if not both:
+        return []
+    cells = [f"{task} {fmt(g['remeasured_over_xgb_mean'])} vs {fmt(s['remeasured_over_xgb_mean'])} (reach "
+             f"{trial_count(g['trials_to_xgb_best_median'])} vs {trial_count(s['trials_to_xgb_best_median'])})"
+             for task, (g, s) in both.items()]
+    losses = [task for task, (g, s) in both.items() if g["remeasured_over_xgb_mean"] > s["remeasured_over_xgb_mean"]]
+    return ["- `gnn@guided` against the stock search with the same GNN (`gnn`), re-measured final best / "
+            f"XGBModel's and trials to XGBModel's best: {'; '.join(cells)}. Guided loses on: "
+            + (", ".join(losses) if losses else "no task") + "."]
 
 
 def guided_stats(summary: dict, arm: str) -> dict[str, float | None]:
@@ -780,6 +814,9 @@ def render(results_dir: Path, out: Path) -> str:
           if (results_dir / "search_sweep.json").exists() else []),
         *(guided_section(load("search_guided"), plot("search_guided"))
           if (results_dir / "search_guided.json").exists() else []),
+        *(guided_section(load("search_guided_threads"), plot("search_guided_threads"), name="search_guided_threads",
+                         title="Guided search with its proposal on the tuning threads", note=THREADS_NOTE)
+          if (results_dir / "search_guided_threads.json").exists() else []),
         *(collection_section(load("collection"), plot("collection"))
           if (results_dir / "collection.json").exists() else []),
         *(data_scaling_section(load("data_scaling"), plot("data_scaling"))

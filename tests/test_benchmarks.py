@@ -245,6 +245,20 @@ def test_a_stopped_guided_benchmark_is_reported_with_what_it_has():
     assert "| `gnn@guided` | n/a | n/a | n/a | 1 | 40.0% | 0.50 |" in page  # conv.a only; no re-measurement yet
     assert "final best / XGBModel's, geometric mean <= 0.95: n/a, not measured yet" in page
     assert "loses to XGBModel" not in page
+    rerun = "\n".join(report.guided_section(result, "t.png", name="search_guided_threads", title="Again", note="Why."))
+    assert rerun.startswith("## Again\n\nWhy.\n\n`python benchmarks/search.py --guided --models xgb gnn@guided "
+                            "--out benchmarks/results/search_guided_threads.json` -> ")
+
+
+def test_the_guided_section_names_the_tasks_where_guided_search_loses_to_the_stock_search_with_the_same_gnn():
+    report = load("report")
+    arm = lambda final, reach: {"remeasured_over_xgb_mean": final, "trials_to_xgb_best_median": reach}  # noqa: E731
+    summary = {"a.conv": {"gnn": arm(0.7, 61.0), "gnn@guided": arm(0.8, None)},
+               "b.conv": {"gnn": arm(0.9, 10.0), "gnn@guided": arm(0.85, 5.0)}, "c.conv": {"gnn": arm(0.9, 10.0)}}
+    (line,) = report.stock_gnn_line(summary)
+    assert line.endswith("best: a 0.800 vs 0.700 (reach never vs 61); b 0.850 vs 0.900 (reach 5 vs 10). "
+                         "Guided loses on: a.")
+    assert report.stock_gnn_line({"a.conv": {"gnn@guided": arm(0.8, 1.0)}}) == []
 
 
 def test_the_sweep_section_compares_each_knob_with_its_own_models_stock_setting():

@@ -336,12 +336,13 @@ def guided_pilot_section(search: dict, plot: str) -> list[str]:
             *early_lines(summary, models), ""]
 
 
-#: Issue #20's targets for GuidedSearch with the GNN: (label, statistic, bound it must not exceed).
+#: How search_guided_threads.json came about: said above its section, since its XGBModel runs are reused.
 THREADS_NOTE = ("GuidedSearch again after its proposal moved onto the tuning context's threads (the same "
                 "candidates from a seed on any number of threads), to re-measure its share of "
                 "wall time. Its `xgb` runs are the ones above, copied into this file before `--resume` ran `gnn@guided` "
                 "anew, so the curves' ratios pair runs made hours apart on one machine; the final bests of both were "
                 "re-measured together, interleaved.")
+#: Issue #20's targets for GuidedSearch with the GNN: (label, statistic, bound it must not exceed).
 GUIDED_TARGETS = (("trials to XGBModel's final best, median task", "reach", 128),
                   ("best after 64 trials / XGBModel's after 64, geometric mean", "at_64", 0.85),
                   ("re-measured final best / XGBModel's, geometric mean", "final", 0.95),
